@@ -1,0 +1,1 @@
+"""The Tastebud conversational agent: LLM backends, CLI, and (later) the LangGraph graph."""

