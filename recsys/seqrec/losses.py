@@ -1,0 +1,100 @@
+"""Training losses as pure functions of scores (never inlined in the training loop).
+
+Shapes: M is the number of supervised positions (padding already removed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Full-softmax cross-entropy over the catalog (SASRec+CE, Klenitskiy & Vasilev 2023; BERT4Rec's Cloze).
+
+    Args:
+        logits: (M, n_items + 1) scores; column 0 is padding and may be -inf.
+        targets: (M,) true next (or masked) item ids, never 0.
+    """
+    assert logits.shape[0] == targets.shape[0], f"{logits.shape[0]} logit rows for {targets.shape[0]} targets"
+    return F.cross_entropy(logits.float(), targets)
+
+
+def bce(pos_logits: torch.Tensor, neg_logits: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with sampled negatives (the original SASRec loss).
+
+    Args:
+        pos_logits: (M,) score of the true next item.
+        neg_logits: (M, K) scores of K sampled negatives (SASRec uses K = 1).
+
+    Returns:
+        Mean over positions of ``-log σ(pos) - Σ_k log(1 - σ(neg_k))``.
+    """
+    assert neg_logits.shape[0] == pos_logits.shape[0], "one row of negatives per positive"
+    pos, neg = pos_logits.float(), neg_logits.float()
+    return (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
+
+
+def gbce_beta(n_negatives: int, n_items: int, t: float) -> float:
+    """gSASRec's β (Petrov & Macdonald, RecSys 2023): α = K / (N - 1), β = α (t (1 - 1/α) + 1/α).
+
+    t = 0 gives β = 1 (plain BCE); t = 1 gives β = α, which removes the overconfidence that
+    negative sampling induces.
+    """
+    assert 0.0 <= t <= 1.0, f"gBCE t must be in [0, 1], got {t}"
+    assert 0 < n_negatives < n_items, f"need 0 < negatives ({n_negatives}) < items ({n_items})"
+    alpha = n_negatives / (n_items - 1)
+    return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+
+
+def gbce(pos_logits: torch.Tensor, neg_logits: torch.Tensor, n_items: int, t: float) -> torch.Tensor:
+    """Generalised BCE: the positive probability is raised to the power β, ``-β log σ(pos) - Σ log(1 - σ(neg))``.
+
+    This equals gSASRec's reference form, BCE on the transformed logit ``log(1 / (σ(s)^-β - 1))``,
+    written without the clamps it needs.
+
+    Args:
+        pos_logits: (M,) score of the true next item.
+        neg_logits: (M, K) scores of K sampled negatives.
+        n_items: Catalog size N.
+        t: Calibration parameter in [0, 1].
+    """
+    beta = gbce_beta(neg_logits.shape[-1], n_items, t)
+    pos, neg = pos_logits.float(), neg_logits.float()
+    return (-beta * F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
+
+
+LossName = Literal["ce", "bce", "gbce", "cloze"]
+LOSSES: tuple[LossName, ...] = ("ce", "bce", "gbce", "cloze")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossConfig:
+    """How a model is trained; part of the model's saved config.
+
+    Attributes:
+        name: ``ce`` (full softmax over next items), ``bce`` (SASRec's sampled BCE),
+            ``gbce`` (gSASRec) or ``cloze`` (BERT4Rec: full softmax over masked positions).
+        n_negatives: Negatives per position for ``bce`` / ``gbce``.
+        gbce_t: gBCE calibration t.
+        mask_prob: Share of items masked for ``cloze``.
+    """
+
+    name: LossName = "ce"
+    n_negatives: int = 1
+    gbce_t: float = 0.75
+    mask_prob: float = 0.2
+
+    def __post_init__(self) -> None:
+        assert self.name in LOSSES, f"unknown loss {self.name!r}; choose from {LOSSES}"
+        assert self.n_negatives >= 1, f"n_negatives must be >= 1, got {self.n_negatives}"
+        assert 0.0 <= self.gbce_t <= 1.0, f"gbce_t must be in [0, 1], got {self.gbce_t}"
+        assert 0.0 < self.mask_prob < 1.0, f"mask_prob must be in (0, 1), got {self.mask_prob}"
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the loss needs sampled negatives."""
+        return self.name in ("bce", "gbce")

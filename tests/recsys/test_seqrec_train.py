@@ -1,0 +1,63 @@
+"""The training loop on ML-100K: early-stopping bookkeeping, checkpoint and resume, seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from recsys.datasets import load_catalog
+from recsys.seqrec.data import Split, from_catalog, leave_one_out
+from recsys.seqrec.recommender import create
+from recsys.seqrec.train import CHECKPOINT, TrainConfig
+
+TINY = {"max_len": 20, "d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def split() -> Split:
+    return leave_one_out(from_catalog(load_catalog("ml-100k")))
+
+
+def _cfg(**kw: object) -> TrainConfig:
+    return TrainConfig(**{"epochs": 2, "max_steps_per_epoch": 3, "progress": False, "batch_size": 64, **kw})
+
+
+def test_fit_records_history_and_keeps_best(split: Split) -> None:
+    rec = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
+    result = rec.fit(split, _cfg(epochs=3))
+    assert result.epochs_trained == 3 and len(result.history) == 3
+    best = max(h["valid_ndcg@10"] for h in result.history)
+    assert result.best_valid_ndcg == best
+    assert result.history[0]["loss"] > result.history[-1]["loss"]
+
+
+def test_early_stopping_stops(split: Split) -> None:
+    rec = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
+    result = rec.fit(split, _cfg(epochs=50, patience=1, lr=1e-9))
+    assert result.epochs_trained < 50
+
+
+def test_same_seed_same_weights(split: Split) -> None:
+    a = create("sasrec-bce", split.data.item_ids, TINY, seed=3)
+    b = create("sasrec-bce", split.data.item_ids, TINY, seed=3)
+    a.fit(split, _cfg(epochs=1, seed=5))
+    b.fit(split, _cfg(epochs=1, seed=5))
+    for name, tensor in a.tensors().items():
+        assert torch.equal(tensor, b.tensors()[name]), name
+
+
+def test_resume_continues_where_it_stopped(split: Split, tmp_path: Path) -> None:
+    straight = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
+    straight_result = straight.fit(split, _cfg(epochs=2, seed=1))
+
+    resumed = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
+    first = resumed.fit(split, _cfg(epochs=1, seed=1, checkpoint_dir=tmp_path))
+    assert (tmp_path / CHECKPOINT).is_file() and first.epochs_trained == 1
+    again = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
+    result = again.fit(split, _cfg(epochs=2, seed=1, checkpoint_dir=tmp_path, resume=True))
+    assert result.epochs_trained == 2 and len(result.history) == 2
+    assert result.history[1]["loss"] == pytest.approx(straight_result.history[1]["loss"], rel=1e-5)
+    for name, tensor in straight.tensors().items():
+        torch.testing.assert_close(again.tensors()[name], tensor, msg=name)
