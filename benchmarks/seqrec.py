@@ -1,0 +1,371 @@
+"""Sequential recommenders: quality (full and sampled protocols), training time, recommend() latency.
+
+For each dataset x model it trains with early stopping on validation NDCG@10, evaluates the chosen
+checkpoint on test, times the agent tool, and prints a table and, last, one JSON object. On
+ML-100K it also trains RecBole 1.2.1's SASRec (in its own venv, started in parallel at the
+beginning of the run) on the same leave-one-out split, scores RecBole's best model with our
+evaluator, and prints ours/RecBole ratios.
+
+    python benchmarks/seqrec.py --datasets ml-100k --models pop itemknn sasrec-ce
+    python benchmarks/seqrec.py --datasets games --models sasrec-ce --no-recbole
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recsys.seqrec.data import SequenceData, Split, leave_one_out, load_sequences  # noqa: E402
+from recsys.seqrec.evaluate import PROTOCOLS, evaluate  # noqa: E402
+from recsys.seqrec.recommender import RECOMMENDERS, create  # noqa: E402
+from recsys.seqrec.tool import RecommendTool, Request  # noqa: E402
+from recsys.seqrec.train import TrainConfig  # noqa: E402
+
+logger = logging.getLogger("benchmarks.seqrec")
+
+# Model shapes per dataset. ML-100K matches the RecBole peer (2 layers, 2 heads, 64 hidden, 256 inner,
+# dropout 0.2, 50 items); the Amazon sets follow the SASRec paper (50 items, dropout 0.5).
+PRESETS: dict[str, dict[str, Any]] = {
+    "ml-100k": {"max_len": 50, "d_model": 64, "d_ff": 256, "n_layers": 2, "n_heads": 2, "dropout": 0.2},
+    "games": {"max_len": 50, "d_model": 64, "n_layers": 2, "n_heads": 1, "dropout": 0.5},
+    "beauty": {"max_len": 50, "d_model": 64, "n_layers": 2, "n_heads": 2, "dropout": 0.5},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig:
+    """What the benchmark runs.
+
+    Attributes:
+        datasets: Dataset names (``ml-100k``, ``games``, ``beauty``).
+        models: Registered recommender kinds.
+        seeds: One training run per seed.
+        epochs: Upper bound on epochs (early stopping on valid NDCG@10 with ``patience``).
+        patience: Early-stopping patience in epochs.
+        batch_size: Training batch size.
+        lr: Learning rate.
+        device: auto, cpu or cuda.
+        threads: torch CPU threads.
+        latency_users: Single-user recommend() calls timed.
+        batch_users: Users per batched recommend call when measuring throughput.
+        recbole_python: Interpreter of the RecBole venv; None disables the peer.
+        recbole_epochs: Epoch cap of the RecBole peer.
+        recbole_npz: Reuse this peer output instead of training RecBole (recorded in the JSON).
+        out: Also write the JSON object here.
+    """
+
+    datasets: tuple[str, ...] = ("ml-100k",)
+    models: tuple[str, ...] = ("pop", "itemknn", "sasrec-ce")
+    seeds: tuple[int, ...] = (42,)
+    epochs: int = 200
+    patience: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    device: str = "auto"
+    threads: int = 2
+    latency_users: int = 300
+    batch_users: int = 256
+    recbole_python: str | None = "/work/recbole-venv/bin/python"
+    recbole_epochs: int = 30
+    recbole_npz: str | None = None
+    out: str | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(PRESETS))
+
+    def __post_init__(self) -> None:
+        unknown = set(self.models) - set(RECOMMENDERS)
+        assert not unknown, f"unknown models {sorted(unknown)}"
+
+
+def git_sha() -> str:
+    """Current commit, or 'unknown'."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers were measured."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def time_tool(tool: RecommendTool, split: Split, cfg: BenchConfig) -> dict[str, float]:
+    """recommend() latency for one user (p50/p95 ms) and batched throughput (users/s)."""
+    histories = [[tool.rec.item_ids[i - 1] for i in h] for h in split.inputs("test")]
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(histories), cfg.latency_users)
+    for i in picks[:20]:
+        tool.recommend(histories[i], k=10)  # warm-up
+    times = []
+    for i in picks:
+        t0 = time.perf_counter()
+        tool.recommend(histories[i], k=10)
+        times.append((time.perf_counter() - t0) * 1000)
+    requests = [Request(history=histories[i % len(histories)], k=10) for i in range(cfg.batch_users)]
+    tool.recommend_batch(requests)
+    t0 = time.perf_counter()
+    rounds = 3
+    for _ in range(rounds):
+        tool.recommend_batch(requests)
+    users_per_s = rounds * len(requests) / (time.perf_counter() - t0)
+    return {
+        "recommend_p50_ms": float(np.percentile(times, 50)),
+        "recommend_p95_ms": float(np.percentile(times, 95)),
+        "batched_users_per_s": float(users_per_s),
+    }
+
+
+def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchConfig) -> dict[str, Any]:
+    """Train, evaluate and time one model."""
+    neural = RECOMMENDERS[model].neural
+    overrides = cfg.overrides.get(data.name, {}) if neural else {}
+    rec = create(model, data.item_ids, overrides, seed=seed)
+    train = TrainConfig(
+        epochs=cfg.epochs,
+        patience=cfg.patience,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=seed,
+        device=cfg.device,
+        progress=False,
+    )
+    t0 = time.perf_counter()
+    fit = rec.fit(split, train)
+    train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    test = evaluate(rec.score, split, "test", PROTOCOLS, seed=seed)
+    eval_seconds = time.perf_counter() - t0
+    if neural:
+        rec.to("cpu")  # latency is measured on CPU, where the agent runs
+    catalog = None
+    if data.catalog_index is not None:
+        from recsys.datasets import load_catalog
+
+        catalog = load_catalog(data.name)
+    timing = time_tool(RecommendTool(rec, catalog), split, cfg)
+    return {
+        "dataset": data.name,
+        "model": model,
+        "seed": seed,
+        "config": rec.config(),
+        "epochs_trained": fit.epochs_trained,
+        "best_epoch": fit.best_epoch,
+        "seconds_per_epoch": fit.seconds_per_epoch,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "test": test,
+        **timing,
+        "history": fit.history,
+    }
+
+
+def start_recbole(cfg: BenchConfig, out: Path) -> subprocess.Popen[bytes] | None:
+    """Launch the RecBole peer in its own venv (returns None when disabled or not installed)."""
+    if cfg.recbole_python is None or cfg.recbole_npz is not None:
+        return None
+    if not Path(cfg.recbole_python).is_file():
+        logger.warning("RecBole venv not found at %s: run benchmarks/setup_recbole_env.sh", cfg.recbole_python)
+        return None
+    log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - closed with the process
+    cmd = [cfg.recbole_python, str(ROOT / "benchmarks" / "recbole_peer.py"), "--epochs", str(cfg.recbole_epochs)]
+    cmd += ["--out", str(out)]
+    logger.info("starting RecBole peer: %s (log %s)", " ".join(cmd), log.name)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd="/tmp")
+
+
+def recbole_scores(npz: Path, data: SequenceData, split: Split) -> tuple[dict[str, Any], Any]:
+    """RecBole's meta and a score function that replays its test scores in our column order."""
+    z = np.load(npz)
+    meta = json.loads(str(z["meta"]))
+    col = np.array([data.item_index.get(t, -1) for t in z["item_tokens"]])  # RecBole column -> our model id
+    row_of_user = {u: r for r, u in enumerate(z["user_tokens"])}
+    users = [data.user_ids[u] for u in split.eval_users]
+    ours = torch.full((len(users), data.n_items + 1), float("-inf"))
+    keep = col > 0
+    src = torch.from_numpy(z["scores"][:, keep])
+    for i, u in enumerate(users):
+        ours[i, torch.from_numpy(col[keep])] = src[row_of_user[u]]
+    target_agree = float(
+        np.mean([data.item_index[z["target_tokens"][row_of_user[u]]] == t for u, t in zip(users, split.test_targets)])
+    )
+    meta["test_target_agreement"] = target_agree
+    offset = [0]
+
+    def score(histories: Sequence[np.ndarray]) -> torch.Tensor:
+        out = ours[offset[0] : offset[0] + len(histories)]
+        offset[0] += len(histories)
+        return out
+
+    return meta, score
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Plain-text results table."""
+    head = (
+        f"{'dataset':<8} {'model':<10} {'seed':>4} {'ep':>4} {'s/ep':>6} "
+        f"{'HR@10':>7} {'NDCG@10':>7} {'NDCG@10u':>8} {'sHR@10':>7} {'sNDCG@10':>8} {'pNDCG@10':>8} "
+        f"{'p50ms':>6} {'p95ms':>6} {'users/s':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        t = r["test"]
+        lines.append(
+            f"{r['dataset']:<8} {r['model']:<10} {r['seed']:>4} {r['epochs_trained']:>4} {r['seconds_per_epoch']:>6.1f} "
+            f"{t['full']['hr@10']:>7.4f} {t['full']['ndcg@10']:>7.4f} {t['full_unmasked']['ndcg@10']:>8.4f} "
+            f"{t['sampled_uniform']['hr@10']:>7.4f} {t['sampled_uniform']['ndcg@10']:>8.4f} "
+            f"{t['sampled_popularity']['ndcg@10']:>8.4f} "
+            f"{r.get('recommend_p50_ms', float('nan')):>6.2f} {r.get('recommend_p95_ms', float('nan')):>6.2f} "
+            f"{r.get('batched_users_per_s', float('nan')):>8.0f}"
+        )
+    lines.append(
+        "HR@10/NDCG@10: full ranking, history masked; NDCG@10u: full, unmasked; s*: 100 uniform negatives "
+        "(SASRec protocol); p*: 100 popularity negatives (BERT4Rec protocol)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the table, then one JSON object."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=list(BenchConfig.datasets))
+    p.add_argument("--models", nargs="+", default=list(BenchConfig.models))
+    p.add_argument("--seeds", nargs="+", type=int, default=list(BenchConfig.seeds))
+    p.add_argument("--epochs", type=int, default=BenchConfig.epochs)
+    p.add_argument("--patience", type=int, default=BenchConfig.patience)
+    p.add_argument("--batch-size", type=int, default=BenchConfig.batch_size)
+    p.add_argument("--lr", type=float, default=BenchConfig.lr)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=BenchConfig.threads)
+    p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
+    p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
+    p.add_argument("--recbole-npz", help="reuse a finished peer run instead of training RecBole in this run")
+    p.add_argument("--no-recbole", action="store_true")
+    p.add_argument("--out", help="also write the JSON here")
+    a = p.parse_args(argv)
+    cfg = BenchConfig(
+        datasets=tuple(a.datasets),
+        models=tuple(a.models),
+        seeds=tuple(a.seeds),
+        epochs=a.epochs,
+        patience=a.patience,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        device=a.device,
+        threads=a.threads,
+        recbole_python=None if a.no_recbole else a.recbole_python,
+        recbole_epochs=a.recbole_epochs,
+        recbole_npz=a.recbole_npz,
+        out=a.out,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    torch.set_num_threads(cfg.threads)
+    started = time.time()
+    peer_npz = Path(cfg.recbole_npz) if cfg.recbole_npz else Path(f"/tmp/recbole_peer_{os.getpid()}.npz")
+    peer = start_recbole(cfg, peer_npz) if "ml-100k" in cfg.datasets else None
+
+    rows, datasets = [], {}
+    for name in cfg.datasets:
+        data = load_sequences(name)
+        split = leave_one_out(data)
+        datasets[name] = data.stats()
+        for model in cfg.models:
+            for seed in cfg.seeds if RECOMMENDERS[model].neural else cfg.seeds[:1]:
+                logger.info("%s / %s / seed %d", name, model, seed)
+                rows.append(run_one(data, split, model, seed, cfg))
+                logger.info("%s", table(rows[-1:]))
+
+    peer_result: dict[str, Any] | None = None
+    if "ml-100k" in cfg.datasets and (peer is not None or cfg.recbole_npz):
+        if peer is not None:
+            logger.info("waiting for the RecBole peer")
+            rc = peer.wait()
+            assert rc == 0, f"RecBole peer failed (exit {rc}); see {peer_npz.with_suffix('.log')}"
+        data = load_sequences("ml-100k")
+        split = leave_one_out(data)
+        meta, score = recbole_scores(peer_npz, data, split)
+        ours_eval = evaluate(score, split, "test", ("full", "full_unmasked"))
+        epochs = meta["epoch_seconds"]
+        peer_result = {
+            "trained_in_this_run": cfg.recbole_npz is None,
+            "recbole_own_test": meta["recbole_test"],
+            "our_evaluator": ours_eval,
+            "seconds_per_epoch": float(np.mean(epochs)),
+            "epochs_run": meta["epochs_run"],
+            "max_epochs": meta["max_epochs"],
+            "seed": meta["seed"],
+            "train_rows_per_epoch": meta["train_rows_per_epoch"],
+            "test_target_agreement": meta["test_target_agreement"],
+        }
+        for r in rows:
+            if r["dataset"] == "ml-100k" and r["model"].startswith("sasrec"):
+                r["vs_recbole"] = {
+                    "ndcg@10_ratio_full": r["test"]["full"]["ndcg@10"] / ours_eval["full"]["ndcg@10"],
+                    "ndcg@10_ratio_unmasked": r["test"]["full_unmasked"]["ndcg@10"]
+                    / ours_eval["full_unmasked"]["ndcg@10"],
+                    "seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_result["seconds_per_epoch"],
+                }
+
+    print(table(rows))
+    if peer_result is not None:
+        e = peer_result["our_evaluator"]
+        print(
+            f"RecBole SASRec (seed {peer_result['seed']}, {peer_result['epochs_run']} epochs, "
+            f"{peer_result['seconds_per_epoch']:.1f} s/epoch): NDCG@10 full {e['full']['ndcg@10']:.4f}, "
+            f"unmasked {e['full_unmasked']['ndcg@10']:.4f}; its own evaluator: {peer_result['recbole_own_test']}"
+        )
+        for r in rows:
+            if "vs_recbole" in r:
+                v = r["vs_recbole"]
+                print(
+                    f"ours/RecBole {r['model']} seed {r['seed']}: NDCG@10 full {v['ndcg@10_ratio_full']:.3f}, "
+                    f"unmasked {v['ndcg@10_ratio_unmasked']:.3f}, time/epoch {v['seconds_per_epoch_ratio']:.3f}"
+                )
+    result = {
+        "benchmark": "seqrec",
+        "config": {k: v for k, v in asdict(cfg).items()},
+        "git_sha": git_sha(),
+        "machine": machine(),
+        "datasets": datasets,
+        "wall_seconds": time.time() - started,
+        "results": [{k: v for k, v in r.items() if k != "history"} for r in rows],
+        "recbole_peer": peer_result,
+    }
+    if cfg.out:
+        Path(cfg.out).write_text(json.dumps({**result, "histories": [r["history"] for r in rows]}, indent=1))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""``tastebud train seqrec``: train one sequential recommender, report validation-selected test metrics.
+
+The entry point (``agent/cli.py``) wires ``add_arguments`` and ``run``. With ``--json`` the last
+line of stdout is one JSON object with the config, the metrics of every protocol and the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from recsys.seqrec.data import leave_one_out, load_sequences
+from recsys.seqrec.evaluate import PROTOCOLS, evaluate
+from recsys.seqrec.recommender import RECOMMENDERS, create, save
+from recsys.seqrec.train import TrainConfig, resolve_device
+
+logger = logging.getLogger(__name__)
+
+MODEL_FLAGS = ("max_len", "d_model", "n_layers", "n_heads", "d_ff", "dropout")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``tastebud train seqrec``."""
+    parser.add_argument("--dataset", default="ml-100k", help="ml-100k (embedded), games, beauty, or a 'user item' file")
+    parser.add_argument("--model", default="sasrec-ce", choices=sorted(RECOMMENDERS), help="recommender kind")
+    parser.add_argument("--epochs", type=int, default=200, help="upper bound; early stopping usually ends sooner")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--patience", type=int, default=10, help="epochs without better valid NDCG@10 before stopping")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    parser.add_argument("--max-len", type=int, help="history length read by the model (default 50)")
+    parser.add_argument("--d-model", type=int, help="hidden size (default 64)")
+    parser.add_argument("--n-layers", type=int, help="transformer blocks (default 2)")
+    parser.add_argument("--n-heads", type=int, help="attention heads (default 2)")
+    parser.add_argument("--d-ff", type=int, help="feed-forward size (default d_model; BERT4Rec 4 x d_model)")
+    parser.add_argument("--dropout", type=float, help="dropout (default 0.2; BERT4Rec 0.1)")
+    parser.add_argument("--checkpoint-dir", type=Path, help="write last.pt here every epoch")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
+    parser.add_argument("--save", type=Path, help="save the best model here (model.safetensors + config.json)")
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        default=list(PROTOCOLS),
+        choices=PROTOCOLS,
+        help="test protocols (sampled ones are for comparison with papers only)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` the flags describe."""
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        amp=not args.no_amp,
+        checkpoint_dir=args.checkpoint_dir,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+
+
+def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Model-shape flags that were given (others keep the model's defaults)."""
+    if not RECOMMENDERS[args.model].neural:
+        return {}
+    return {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, pick the best validation epoch, evaluate on test, print a table (and JSON)."""
+    cfg = train_config(args)
+    data = load_sequences(args.dataset)
+    split = leave_one_out(data)
+    device = resolve_device(cfg.device)
+    rec = create(args.model, data.item_ids, model_overrides(args), seed=cfg.seed)
+    if RECOMMENDERS[args.model].neural:
+        rec.to(device)
+    t0 = time.perf_counter()
+    fit = rec.fit(split, cfg)
+    train_seconds = time.perf_counter() - t0
+    metrics = evaluate(rec.score, split, "test", args.protocols, seed=cfg.seed)
+    if args.save:
+        save(rec, args.save)
+    result = {
+        "dataset": data.stats(),
+        "model": args.model,
+        "config": rec.config(),
+        "train": cfg.to_dict(),
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "epochs_trained": fit.epochs_trained,
+        "best_epoch": fit.best_epoch,
+        "best_valid_ndcg@10": fit.best_valid_ndcg if fit.best_epoch else None,
+        "seconds_per_epoch": round(fit.seconds_per_epoch, 3),
+        "train_seconds": round(train_seconds, 1),
+        "test": metrics,
+        "saved_to": str(args.save) if args.save else None,
+    }
+    print(f"{args.model} on {data.name}: {fit.epochs_trained} epochs (best {fit.best_epoch}), {train_seconds:.0f}s")  # noqa: T201
+    print(f"{'protocol':<20} {'HR@10':>8} {'NDCG@10':>8} {'MRR':>8}")  # noqa: T201
+    for protocol, values in metrics.items():
+        print(f"{protocol:<20} {values['hr@10']:>8.4f} {values['ndcg@10']:>8.4f} {values['mrr']:>8.4f}")  # noqa: T201
+    if args.json:
+        print(json.dumps(result))  # noqa: T201
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m recsys.seqrec.cli``), the same as ``tastebud train seqrec``."""
+    parser = argparse.ArgumentParser(prog="tastebud train seqrec", description=__doc__)
+    add_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
