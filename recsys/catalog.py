@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -223,6 +224,17 @@ class Catalog:
     def matching_ids(self, filters: ItemFilter | Sequence[ItemFilter] | None = None) -> list[str]:
         """Ids of items that satisfy the filters, in catalog order."""
         return [self.items[i].id for i in np.flatnonzero(self.mask(filters))]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 over every item record and KG edge: changes whenever the catalog content does."""
+        digest = hashlib.sha256(self.name.encode())
+        for item in self.items:
+            digest.update(item.model_dump_json().encode())
+        if self.kg is not None:
+            for edge in sorted(self.kg.graph.edges(keys=True)):
+                digest.update("\x1f".join(edge).encode())
+        return digest.hexdigest()
 
     # ---- summary --------------------------------------------------------------
     def stats(self) -> CatalogStats:

@@ -31,7 +31,9 @@ def read_atomic(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, di
     with path.open(encoding="utf-8", newline="\n") as fh:
         header = fh.readline().rstrip("\r\n")
         if not header:
-            raise CatalogFormatError(path, 1, None, "empty file: expected a header like 'user_id:token\\titem_id:token'")
+            raise CatalogFormatError(
+                path, 1, None, "empty file: expected a header like 'user_id:token\\titem_id:token'"
+            )
         names = [cell.split(":", 1)[0] for cell in header.split("\t")]
         for name in required:
             if name not in names:
@@ -43,7 +45,9 @@ def read_atomic(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, di
             cells = row.split("\t")
             if len(cells) != len(names):
                 field = names[min(len(cells), len(names) - 1)]
-                raise CatalogFormatError(path, line_no, field, f"expected {len(names)} tab-separated fields, got {len(cells)}")
+                raise CatalogFormatError(
+                    path, line_no, field, f"expected {len(names)} tab-separated fields, got {len(cells)}"
+                )
             yield line_no, dict(zip(names, cells))
 
 
@@ -74,7 +78,13 @@ def load_items(path: Path) -> list[Item]:
             title = "unknown"
         extra = {k: v for k, v in row.items() if k not in {"item_id", title_key, year_key, genre_key}}
         try:
-            item = Item(id=row["item_id"], title=display_title(title) or row["item_id"], year=year, genres=genres, attributes=extra)
+            item = Item(
+                id=row["item_id"],
+                title=display_title(title) or row["item_id"],
+                year=year,
+                genres=genres,
+                attributes=extra,
+            )
         except ValidationError as exc:
             err = exc.errors()[0]
             raise CatalogFormatError(path, line_no, ".".join(map(str, err["loc"])), err["msg"]) from None
@@ -145,4 +155,6 @@ def load_atomic_dataset(folder: Path, name: str | None = None) -> Catalog:
     if user_path.is_file():
         for _, row in read_atomic(user_path, ("user_id",)):
             users[row.pop("user_id")] = row
-    return Catalog(name=name, items=tuple(items), interactions=interactions, kg=kg, user_attributes=users, source=str(folder))
+    return Catalog(
+        name=name, items=tuple(items), interactions=interactions, kg=kg, user_attributes=users, source=str(folder)
+    )

@@ -1,0 +1,86 @@
+"""The LLM backend interface shared by the local, OpenAI-compatible and template backends."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agent import prompts
+from agent.llm.plan import ReplyPlan
+
+
+class ChatMessage(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationConfig:
+    """Decoding settings.
+
+    Attributes:
+        max_new_tokens: Upper bound on generated tokens.
+        temperature: 0 means greedy (deterministic) decoding.
+        seed: Sampling seed when temperature > 0.
+    """
+
+    max_new_tokens: int = 48
+    temperature: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens <= 0:
+            raise ValueError("max_new_tokens must be positive")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+
+
+def plan_messages(plan: ReplyPlan) -> list[ChatMessage]:
+    """The chat messages that ask a model to write the prose for a plan."""
+    lines = [prompts.PLAN_INTRO[plan.kind]]
+    lines += [f"Fact: {fact}" for fact in plan.facts]
+    lines += [
+        f"Film: {i.title}" + (f" ({i.year})" if i.year else "") + (f" - {i.reason}" if i.reason else "")
+        for i in plan.items
+    ]
+    if plan.question:
+        lines.append(f"Question: {plan.question}")
+    if plan.options:
+        lines.append("Options: " + ", ".join(plan.options))
+    return [ChatMessage(role="system", content=prompts.SYSTEM), ChatMessage(role="user", content="\n".join(lines))]
+
+
+class ChatBackend(ABC):
+    """A chat model. Subclasses implement ``stream``; everything else derives from it."""
+
+    name: str = "backend"
+    #: Whether the model is strong enough to be trusted with understanding and extraction.
+    capable: bool = False
+
+    @abstractmethod
+    def stream(self, messages: Sequence[ChatMessage], config: GenerationConfig | None = None) -> Iterator[str]:
+        """Yield the reply to ``messages`` in text chunks."""
+
+    def generate(self, messages: Sequence[ChatMessage], config: GenerationConfig | None = None) -> str:
+        """The whole reply to ``messages``."""
+        return "".join(self.stream(messages, config)).strip()
+
+    def write(self, plan: ReplyPlan, config: GenerationConfig | None = None) -> str:
+        """Prose for a reply plan."""
+        return self.generate(plan_messages(plan), config)
+
+    def stream_plan(self, plan: ReplyPlan, config: GenerationConfig | None = None) -> Iterator[str]:
+        """Prose for a reply plan, in chunks."""
+        return self.stream(plan_messages(plan), config)
+
+    def complete(self, prompt: str) -> str:
+        """Single-prompt completion, for components that take a plain ``str -> str`` callable."""
+        return self.generate([ChatMessage(role="user", content=prompt)])
