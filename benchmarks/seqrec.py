@@ -307,10 +307,14 @@ def main(argv: list[str] | None = None) -> int:
 
     peer_result: dict[str, Any] | None = None
     if "ml-100k" in cfg.datasets and (peer is not None or cfg.recbole_npz):
+        rc = 0
         if peer is not None:
             logger.info("waiting for the RecBole peer")
             rc = peer.wait()
-            assert rc == 0, f"RecBole peer failed (exit {rc}); see {peer_npz.with_suffix('.log')}"
+        if rc != 0 or not peer_npz.is_file():
+            logger.error("RecBole peer failed (exit %s); see %s", rc, peer_npz.with_suffix(".log"))
+            peer_result = {"error": f"exit {rc}", "log": str(peer_npz.with_suffix(".log"))}
+    if peer_result is None and "ml-100k" in cfg.datasets and (peer is not None or cfg.recbole_npz):
         data = load_sequences("ml-100k")
         split = leave_one_out(data)
         meta, score = recbole_scores(peer_npz, data, split)
@@ -337,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
 
     print(table(rows))
-    if peer_result is not None:
+    if peer_result is not None and "error" not in peer_result:
         e = peer_result["our_evaluator"]
         print(
             f"RecBole SASRec (seed {peer_result['seed']}, {peer_result['epochs_run']} epochs, "

@@ -26,5 +26,5 @@ done
 "$VENV/bin/pip" install -q --no-deps recbole==1.2.1 thop
 # what RecBole's SASRec path imports
 "$VENV/bin/pip" install -q "numpy<2" "pandas<2.3" scipy scikit-learn colorlog==4.7.2 colorama==0.4.4 \
-  pyyaml tabulate texttable psutil tensorboard
+  pyyaml tabulate texttable psutil tensorboard tqdm
 "$VENV/bin/python" -c 'import torch, numpy, recbole; print("recbole", recbole.__version__, "torch", torch.__version__, "numpy", numpy.__version__)'

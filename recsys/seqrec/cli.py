@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOLS,
         help="test protocols (sampled ones are for comparison with papers only)",
     )
+    parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -72,6 +73,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
         progress=not args.no_progress,
+        max_steps_per_epoch=args.max_steps_per_epoch,
     )
 
 

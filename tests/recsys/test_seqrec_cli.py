@@ -1,0 +1,50 @@
+"""``tastebud train seqrec`` contract: flags parse, the last stdout line is one JSON object, --save loads back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from recsys.seqrec import cli
+from recsys.seqrec.recommender import load
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_json_is_the_last_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = _parse(["--model", "pop", "--json", "--save", str(tmp_path / "pop"), "--protocols", "full"])
+    assert cli.run(args) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(last)
+    assert result["model"] == "pop" and set(result["test"]) == {"full"}
+    assert 0.0 < result["test"]["full"]["ndcg@10"] < 1.0
+    assert load(tmp_path / "pop").kind == "pop"
+
+
+def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parse(
+        ["--model", "sasrec-ce", "--epochs", "1", "--max-len", "10", "--d-model", "8", "--n-heads", "1"]
+        + [
+            "--n-layers",
+            "1",
+            "--max-steps-per-epoch",
+            "2",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--json",
+            "--protocols",
+            "full",
+        ]
+    )
+    assert cli.run(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["config"]["model"]["max_len"] == 10 and result["config"]["model"]["d_model"] == 8
+    assert result["epochs_trained"] == 1
