@@ -698,6 +698,64 @@ class Memory:
         self.store.update_instructions(user_id, plan)
         return new
 
+    def put_instruction(
+        self,
+        user_id: str,
+        instruction_id: str,
+        text: str | None = None,
+        atoms: list[Any] | None = None,
+        scope: Any = None,
+    ) -> StandingInstruction:
+        """Create or replace an instruction under a caller-chosen id (the BaseStore adapter's write).
+
+        With ``text`` only, the meaning is extracted; ``atoms``/``scope`` set it
+        directly. Live instructions it contradicts are superseded.
+
+        Raises:
+            ValueError: Neither text nor atoms, or text that is not one instruction.
+        """
+        check_user_id(user_id)
+        if not instruction_id or not isinstance(instruction_id, str):
+            raise ValueError("instruction id must be a non-empty string")
+        if text is None and atoms is None:
+            raise ValueError("an instruction needs text or atoms")
+        fields: dict[str, Any] = {"text": text or ""}
+        if atoms is None:
+            ext = self.propose(text)
+            if ext.problem or ext.contradiction or len(ext.proposals) != 1:
+                why = ext.problem or ext.contradiction or "it does not read as one standing instruction"
+                raise ValueError(f"cannot use that text: {why}")
+            p = ext.proposals[0]
+            fields.update(text=p.text, atoms=list(p.atoms), scope=p.scope, unresolved=list(p.unresolved))
+        else:
+            fields["atoms"] = [Atom.model_validate(a) for a in atoms]
+        if scope is not None:
+            fields["scope"] = scope if isinstance(scope, Scope) else Scope.model_validate(scope)
+        now = self.clock()
+        si = StandingInstruction.model_validate({**fields, "id": instruction_id, "source": "user", "updated_at": now})
+        vec = self._encode([si.scope.text if si.scope else si.text or "instruction"])[0]
+
+        def plan(live: list[StandingInstruction]) -> tuple[list[StandingInstruction], dict[str, str], dict]:
+            others = [s for s in live if s.id != instruction_id]
+            res = resolve(si.atoms, si.scope_key, si.text, others)
+            derived = [
+                StandingInstruction(
+                    id=_new_id("si"), text=o.text, atoms=keep, scope=o.scope, derived_from=o.id, created_at=o.created_at
+                )
+                for o, keep in res.narrowed
+            ]
+            return [si, *derived], {s.id: si.id for s in res.superseded}, {si.id: vec}
+
+        self.store.update_instructions(user_id, plan)
+        return si
+
+    def put_preference(self, user_id: str, pref: InferredPreference) -> InferredPreference:
+        """Create or replace a preference as given (its context is embedded for retrieval)."""
+        check_user_id(user_id)
+        vec = self._encode([pref.context or pref.text])[0]
+        self.store.put_preference(user_id, pref, vec)
+        return pref
+
     def delete(self, user_id: str, kind: str, ref_id: str) -> bool:
         """Delete one memory item (and its vector); True if it existed."""
         check_user_id(user_id)

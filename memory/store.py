@@ -437,6 +437,18 @@ class SQLiteStore:
                 self._event(con, user_id, "edit", "interest", entity, f"weight={weight}")
         return n > 0
 
+    def put_interest(self, user_id: str, entity: str, relation: str, weight: float) -> None:
+        """Create or overwrite one interest edge (a user or adapter write)."""
+        check_user_id(user_id)
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO interests (user_id, entity, relation, weight, evidence, via, updated_at) "
+                "VALUES (?, ?, ?, ?, 1, '[]', ?) ON CONFLICT (user_id, entity) DO UPDATE SET "
+                "relation = excluded.relation, weight = excluded.weight, updated_at = excluded.updated_at",
+                (user_id, entity, relation, float(weight), _ts(utcnow())),
+            )
+            self._event(con, user_id, "put", "interest", entity, f"weight={weight}")
+
     def delete_interest(self, user_id: str, entity: str) -> bool:
         """Delete one interest edge; True if it existed."""
         check_user_id(user_id)

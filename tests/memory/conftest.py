@@ -35,7 +35,14 @@ def ml100k() -> Catalog:
 
 @pytest.fixture(scope="session")
 def encoder() -> TextEncoder:
-    """One real MiniLM encoder for the whole session."""
+    """One real MiniLM encoder for the whole session.
+
+    One torch thread: single-sentence encodes are ~20 ms that way, but ~0.5 s
+    with two threads on a loaded 2-core machine (thread contention).
+    """
+    import torch
+
+    torch.set_num_threads(1)
     enc = TextEncoder()
     enc.encode(["warm up"])
     return enc
