@@ -190,5 +190,9 @@ class SASRec(nn.Module):
         return logits
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        """Next-item scores over the catalog: seq (B, T) -> (B, n_items + 1)."""
+        """Same as ``encode``: (B, T) -> (B, T, D). Training calls the module, so DDP wrappers see the forward."""
+        return self.encode(seq)
+
+    def next_item_scores(self, seq: torch.Tensor) -> torch.Tensor:
+        """Scores of the item after each sequence: (B, T) -> (B, n_items + 1)."""
         return self.score_all(self.last_hidden(seq))

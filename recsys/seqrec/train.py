@@ -122,7 +122,7 @@ def model_scores(model: SASRec, histories: Sequence[np.ndarray], device: torch.d
     """(B, n_items + 1) next-item scores for raw histories (the newest ``max_len`` items are read)."""
     device = device or next(model.parameters()).device
     seq = left_pad([np.asarray(h, np.int64)[-model.cfg.max_len :] for h in histories]).to(device)
-    return model(seq)
+    return model.next_item_scores(seq)
 
 
 class Trainer:
@@ -150,9 +150,14 @@ class Trainer:
         self.model, self.loss, self.split, self.cfg, self.meta = model, loss, split, cfg, meta or {}
 
     # ---- objective ---------------------------------------------------------------------
-    def compute_loss(self, model: SASRec, batch: Batch) -> torch.Tensor:
-        """Loss of one batch; override to change the objective."""
-        h = model.encode(batch.seq)  # (B, T, D)
+    def compute_loss(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+        """Loss of one batch; override to change the objective.
+
+        ``model`` may be wrapped for data parallelism: it is called once for the hidden states,
+        and the item-scoring methods are taken from the wrapped module.
+        """
+        h = model(batch.seq)  # (B, T, D)
+        model = getattr(model, "module", model)
         supervised = batch.labels != 0  # (B, T)
         h, labels = h[supervised], batch.labels[supervised]  # (M, D), (M,)
         name = self.loss.name
