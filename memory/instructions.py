@@ -127,8 +127,10 @@ _ANY_YEAR = re.compile(
 _UNKNOWN_NAME = re.compile(
     r"\b(?:with|starring|featuring|by|from|directed by|written by|of|like|about)\s+"
     r"((?:[A-Z][\w'.-]*|de|van|von|da|di|le|la|del)(?:\s+(?:[A-Z][\w'.-]*|de|van|von|da|di|le|la|del)){0,3})"
-    r"|\b(?:[Nn]o|[Aa]ny|[Aa]nything|[Nn]othing|[Nn]ever|[Hh]ate|[Ll]ove|[Ss]kip|[Aa]void)\s+"
+    r"|\b(?:[Nn]o|[Aa]ny|[Aa]nything|[Nn]othing|[Nn]ever|[Hh]ate|[Ll]ove|[Ss]kip|[Aa]void|"
+    r"(?:[Nn]ever|[Dd]on'?t|[Dd]o not|[Ss]top|[Pp]lease don'?t) (?:ever )?(?:recommend|suggest|show)(?:ing)?(?: me)?)\s+"
     r"((?:[A-Z][\w'.-]*)(?:\s+[A-Z][\w'.-]*){0,2})(?=\s+(?:movies?|films?|stuff|flicks?|pictures?))"
+    r"|\b(?:[Kk]eep|[Ll]eave)\s+((?:[A-Z][\w'.-]*)(?:\s+[A-Z][\w'.-]*){0,2})(?=\s+(?:away|out)\b)"
 )
 _NOT_NAMES = frozenset(
     {
@@ -344,6 +346,11 @@ class PatternExtractor:
         lead = re.match(rf"^\s*({CONDITION_WORDS}\b[^,]{{2,120}}?),\s*(.+)$", sentence, re.I)
         trail = re.match(r"^(.+?)[\s,]+((?:when(?:ever)?|if|while|any ?time|every ?time)\b.{2,120})$", sentence, re.I)
         scope_text, main = None, sentence
+        titles = self._titles(sentence, sentence.casefold())
+        if lead and any(t.start <= lead.start(1) < t.end for t in titles):
+            lead = None
+        if trail and any(t.start <= trail.start(2) < t.end for t in titles):
+            trail = None
         if lead:
             scope_text, main = lead.group(1), lead.group(2)
         elif trail:
@@ -445,7 +452,7 @@ class PatternExtractor:
         # unknown names (capitalised words after "with", "starring", "by"...)
         cased = "".join(c if w != " " else " " for c, w in zip(main, work))
         for m in _UNKNOWN_NAME.finditer(cased):
-            group = 1 if m.group(1) else 2
+            group = next(g for g in (1, 2, 3) if m.group(g))
             name = m.group(group).strip(" .'")
             words = name.split()
             while words and words[-1].casefold() in _NOT_NAMES | {"films", "movies", "again", "ever"}:

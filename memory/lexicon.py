@@ -235,7 +235,7 @@ ONE_OFF_CUES = (
     r"\bfor now\b",
     r"\bat the moment\b",
     r"\btomorrow\b",
-    r"\blater\b",
+    r"(?<!or )(?<!and )\blater\b",
     r"\bin the mood for\b",
     r"\bfeel(?:ing)? like (?:watching|a|an|some)\b",
 )

@@ -155,6 +155,7 @@ class Memory:
         self.interest_model = InterestModel(catalog, self.config.interests)
         self._user_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._encode_cache: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(
@@ -197,7 +198,19 @@ class Memory:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.encoder.encode(texts), dtype=np.float32).reshape(len(texts), -1)
+        """Encode texts; single texts are cached (one request is encoded once per turn, not per call)."""
+        if len(texts) == 1:
+            with self._locks_lock:
+                hit = self._encode_cache.get(texts[0])
+            if hit is not None:
+                return hit[None, :]
+        vecs = np.asarray(self.encoder.encode(texts), dtype=np.float32).reshape(len(texts), -1)
+        if len(texts) == 1:
+            with self._locks_lock:
+                if len(self._encode_cache) >= 512:
+                    self._encode_cache.pop(next(iter(self._encode_cache)))
+                self._encode_cache[texts[0]] = vecs[0]
+        return vecs
 
     # ---- standing instructions ---------------------------------------------------------
     def propose(self, text: object) -> Extraction:
