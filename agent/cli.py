@@ -147,6 +147,69 @@ def cmd_llm(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- chat ------------------------------------------------------------------------
+def _agent(args: argparse.Namespace):  # -> Agent
+    from pathlib import Path
+
+    from agent.api import Agent, AgentConfig
+
+    config = AgentConfig(
+        dataset=args.dataset,
+        backend=_backend_config(args),
+        recommender=args.recommender,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        policy=args.policy,
+        k=args.k,
+    )
+    return Agent.from_config(config, _settings(args))
+
+
+def _print_reply(reply) -> None:  # reply: Reply
+    for rec in reply.recommendations:
+        log.debug("recommended %s", rec.item_id)
+    if reply.applied_instructions:
+        rules = "; ".join(f'"{a.text}"' for a in reply.applied_instructions)
+        print(f"  (applied your rules: {rules})")  # noqa: T201
+    if reply.memory_changes:
+        print(f"  (memory: {'; '.join(reply.memory_changes)})")  # noqa: T201
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    try:
+        if args.message is not None:
+            if args.json:
+                reply = agent.chat(args.user, args.message, args.thread)
+                print(reply.text)  # noqa: T201
+                print(reply.model_dump_json())  # noqa: T201
+            else:
+                for chunk in agent.stream(args.user, args.message, args.thread):
+                    if isinstance(chunk, str):
+                        print(chunk, end="", flush=True)  # noqa: T201
+                    else:
+                        print()  # noqa: T201
+                        _print_reply(chunk)
+            return 0
+        print(f"Tastebud: chatting as {args.user!r}. Type 'quit' to leave, 'start over' for a new search.")  # noqa: T201
+        while True:
+            try:
+                message = input("you> ")
+            except (EOFError, KeyboardInterrupt):
+                print()  # noqa: T201
+                return 0
+            if message.strip().lower() in ("quit", "exit", ":q"):
+                return 0
+            print("tastebud> ", end="", flush=True)  # noqa: T201
+            for chunk in agent.stream(args.user, message, args.thread):
+                if isinstance(chunk, str):
+                    print(chunk, end="", flush=True)  # noqa: T201
+                else:
+                    print()  # noqa: T201
+                    _print_reply(chunk)
+    finally:
+        agent.close()
+
+
 # ---- train -----------------------------------------------------------------------
 def _add_train(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
@@ -208,6 +271,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_llm)
+
+    p = sub.add_parser("chat", help="chat with Tastebud (interactive, or one turn with --message)")
+    p.add_argument("--user", required=True, help="who is chatting: memory is kept per user")
+    p.add_argument("--thread", help="conversation id (default: the user's default conversation)")
+    p.add_argument("--message", help="send one message and exit")
+    p.add_argument("--dataset", default="ml-100k")
+    p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
+    p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument("--base-url", help="openai: server root")
+    p.add_argument("--model", help="openai: model name")
+    p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
+    p.add_argument("--policy", default="maxent", choices=["maxent", "random", "always-recommend"])
+    p.add_argument("-k", type=int, default=5, help="items per recommendation list")
+    p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
+    p.add_argument("--json", action="store_true", help="with --message: print the reply as JSON on the last line")
+    p.set_defaults(func=cmd_chat)
 
     _add_train(sub)
     return parser

@@ -1,15 +1,15 @@
-"""Prompt text. Constants only."""
+"""Prompt text. Constants only.
 
-SYSTEM = (
-    "You are Tastebud, a friendly film recommender. Write one or two short sentences for the user. "
-    "Use only the facts given. Never name a film that is not listed."
-)
+Small models follow a concrete writing task far better than a role description, so each
+plan kind becomes one short task ("write one friendly sentence ..."); the facts, the list
+and the options are added by the agent itself, never left to the model.
+"""
 
-PLAN_INTRO = {
-    "ask": "Ask the user this question in a friendly way.",
-    "recommend": "Introduce these recommendations in one sentence. Do not list them; they are shown below your sentence.",
-    "explain": "Explain the reason to the user.",
-    "confirm": "Confirm to the user what was done.",
-    "chitchat": "Reply briefly and offer to recommend a film.",
-    "error": "Tell the user politely what went wrong.",
+TASKS = {
+    "recommend": "Write one friendly sentence telling a friend that you found {n} films for them{because}.",
+    "ask": "Write one friendly sentence asking a friend {question}",
+    "confirm": "Write one friendly sentence telling a friend: {facts}",
+    "chitchat": "Write one friendly sentence greeting a friend and offering to recommend a film.",
+    "explain": "Write one friendly sentence telling a friend why you picked a film: {facts}",
+    "error": "Write one polite sentence telling a friend: {facts}",
 }

@@ -158,17 +158,25 @@ class KnowledgeGraph:
         keys = Counter(key for _, _, key in self.graph.in_edges(entity, keys=True))
         return keys.most_common(1)[0][0] if keys else None
 
-    def name(self, entity: str, titles: Mapping[str, str] | None = None, max_items: int = 2) -> str:
+    def name(
+        self, entity: str, titles: Mapping[str, str] | None = None, max_items: int = 2, relation: str | None = None
+    ) -> str:
         """A readable name: the source's own, else a description through linked items.
 
         Example: an unnamed Freebase id becomes "the director of Alien and Aliens".
+
+        Args:
+            entity: Entity id.
+            titles: Item id -> title, used to describe unnamed entities.
+            max_items: How many items to name in a description.
+            relation: Describe the entity in this role (default: its most common role).
         """
         if entity in self.names:
             return self.names[entity]
         item = self.item_id(entity)
         if item is not None and titles is not None and item in titles:
             return titles[item]
-        relation = self.relation_of(entity)
+        relation = relation or self.relation_of(entity)
         items = self.items_of(entity, relation)[:max_items]
         if not items or titles is None:
             return entity

@@ -44,18 +44,19 @@ class GenerationConfig:
 
 
 def plan_messages(plan: ReplyPlan) -> list[ChatMessage]:
-    """The chat messages that ask a model to write the prose for a plan."""
-    lines = [prompts.PLAN_INTRO[plan.kind]]
-    lines += [f"Fact: {fact}" for fact in plan.facts]
-    lines += [
-        f"Film: {i.title}" + (f" ({i.year})" if i.year else "") + (f" - {i.reason}" if i.reason else "")
-        for i in plan.items
-    ]
-    if plan.question:
-        lines.append(f"Question: {plan.question}")
-    if plan.options:
-        lines.append("Options: " + ", ".join(plan.options))
-    return [ChatMessage(role="system", content=prompts.SYSTEM), ChatMessage(role="user", content="\n".join(lines))]
+    """The chat messages that ask a model to write the prose for a plan (one short writing task)."""
+    because = ""
+    reasons = [i.reason for i in plan.items if i.reason]
+    if reasons and "which you liked" in reasons[0]:
+        because = " because of films they liked"
+    elif reasons and "as you asked" in reasons[0]:
+        because = " that match what they asked for"
+    question = (plan.question or "").rstrip("?").replace("do you", "they")
+    question = (question[0].lower() + question[1:] + "?") if question else ""
+    task = prompts.TASKS[plan.kind].format(
+        n=len(plan.items), because=because, question=question, facts=" ".join(plan.facts)
+    )
+    return [ChatMessage(role="user", content=task)]
 
 
 class ChatBackend(ABC):

@@ -1,0 +1,275 @@
+"""The embeddable API: ``Agent.from_config(...)`` and ``agent.chat(user_id, message, thread_id)``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from agent.context import Context, Services
+from agent.llm import BackendConfig, load_backend
+from agent.llm.base import ChatBackend, GenerationConfig
+from agent.policy import POLICIES, Policy
+from agent.reply import Reply
+from agent.tools import Toolbox
+from agent.understand import Understander
+from memory.store import check_user_id
+from recsys.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """Everything that shapes an agent. Defaults: embedded ML-100K, the local SmolLM2, max-entropy policy.
+
+    Attributes:
+        dataset: Catalog to recommend from (see ``recsys.datasets.load_catalog``).
+        backend: LLM backend for prose.
+        recommender: Recommender kind ("sasrec-ce", "itemknn", ...) or "auto": a trained
+            SASRec from the cache when there is one, else item-kNN (fitted in seconds).
+        recommender_path: A saved recommender folder (overrides ``recommender``).
+        data_dir: Folder of the memory and conversation databases (default: the cache's data folder).
+        policy: "maxent" (default), "random" or "always-recommend".
+        k: Items per recommendation list.
+        retrieval: Match free text against item texts (loads the sentence encoder's index).
+        max_new_tokens: Token budget of the LLM's prose per turn.
+        ask_relations: KG relations the agent may ask about besides genre and era. None by default:
+            entities named through their films ("the studio behind Contact and Babe") make poor questions.
+    """
+
+    dataset: str = "ml-100k"
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    recommender: str = "auto"
+    recommender_path: Path | None = None
+    data_dir: Path | None = None
+    policy: str = "maxent"
+    k: int = 5
+    retrieval: bool = True
+    max_new_tokens: int = 32
+    ask_relations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose from {sorted(POLICIES)}")
+        if not 1 <= self.k <= 50:
+            raise ValueError("k must be between 1 and 50")
+
+
+def model_dir(settings: Settings, dataset: str, kind: str) -> Path:
+    """Where a trained recommender for a dataset is cached (``tastebud train seqrec --save`` target)."""
+    return settings.cache_dir / "models" / f"{Path(dataset).name}-{kind}"
+
+
+def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
+    from recsys.seqrec.data import from_catalog, leave_one_out
+    from recsys.seqrec.recommender import create, load
+
+    if config.recommender_path is not None:
+        return load(config.recommender_path)
+    if config.recommender == "auto":
+        saved = model_dir(settings, config.dataset, "sasrec-ce")
+        if (saved / "config.json").is_file():
+            return load(saved)
+        log.warning(
+            "no trained SASRec for %s yet: using item-kNN. Train one with: tastebud train seqrec --dataset %s --save %s",
+            config.dataset,
+            config.dataset,
+            saved,
+        )
+        kind = "itemknn"
+    else:
+        kind = config.recommender
+        saved = model_dir(settings, config.dataset, kind)
+        if (saved / "config.json").is_file():
+            return load(saved)
+    data = from_catalog(catalog)
+    rec = create(kind, data.item_ids)
+    rec.fit(leave_one_out(data))
+    return rec
+
+
+class Agent:
+    """A conversational recommender with per-user memory.
+
+    Build it with ``Agent.from_config``; call ``chat`` (or ``stream`` / ``achat``).
+    Conversations are checkpointed per (user, thread) in SQLite; long-term memory is
+    per user. The user id comes from the caller, never from message text.
+    """
+
+    def __init__(self, services: Services, checkpointer: Any, memory: Any) -> None:
+        from agent.graph import builder
+
+        self.services = services
+        self.memory = memory
+        self.checkpointer = checkpointer
+        self.graph = builder.compile(checkpointer=checkpointer, name="tastebud")
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: AgentConfig | None = None,
+        settings: Settings | None = None,
+        backend: ChatBackend | None = None,
+        policy: Policy | None = None,
+        **overrides: Any,
+    ) -> Agent:
+        """Load the catalog, recommender, memory and backend a config names.
+
+        Args:
+            config: The configuration (``AgentConfig()`` by default).
+            settings: Cache and data locations.
+            backend: A ready backend (overrides ``config.backend``).
+            policy: A ready policy (overrides ``config.policy``), e.g. a learned one.
+            **overrides: Fields of ``AgentConfig`` to replace.
+        """
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from memory.instructions import PatternExtractor
+        from memory.resolve import Resolver
+        from memory.service import Memory
+        from recsys.attributes import AttributeConfig, AttributeSpace
+        from recsys.datasets import load_catalog
+        from recsys.encoder import TextEncoder
+        from recsys.retrieval import ItemIndex
+        from recsys.seqrec.tool import RecommendTool
+
+        config = replace(config or AgentConfig(), **overrides)
+        settings = settings or Settings.from_env()
+        data_dir = Path(config.data_dir or settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        catalog = load_catalog(config.dataset, settings)
+        encoder = TextEncoder(settings=settings)
+        backend = backend or load_backend(config.backend, settings)
+        memory = Memory.open(
+            data_dir / "memory.sqlite",
+            catalog,
+            encoder,
+            complete=backend.complete if backend.capable else None,
+        )
+        index = ItemIndex.build_or_load(catalog, encoder, settings) if config.retrieval else None
+        recommend_tool = RecommendTool(_recommender(config, settings, catalog), catalog)
+        space = AttributeSpace(catalog, AttributeConfig(relations=config.ask_relations))
+        tools = Toolbox(catalog, recommend_tool, memory, index, space)
+        resolver = Resolver(catalog)
+        understander = Understander(resolver, PatternExtractor(resolver), encoder)
+        services = Services(
+            tools=tools,
+            understander=understander,
+            backend=backend,
+            policy=policy or POLICIES[config.policy](),
+            k=config.k,
+            generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
+        )
+        conn = sqlite3.connect(data_dir / "conversations.sqlite", check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return cls(services, SqliteSaver(conn), memory)
+
+    # ---- chat ------------------------------------------------------------------------------
+    def _thread(self, user_id: str, thread_id: str | None) -> str:
+        # Conversations are keyed by user, so a thread id from another user reaches nothing.
+        return f"{user_id}\x1f{thread_id or 'default'}"
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _invalid_user(self, user_id: object, thread_id: str | None) -> Reply | None:
+        try:
+            check_user_id(user_id)
+        except ValueError as exc:
+            return Reply(
+                text=f"Sorry, I can't chat without a valid user: {exc}.",
+                action="error",
+                intent="invalid",
+                thread_id=thread_id or "",
+            )
+        return None
+
+    def _run(self, user_id: str, message: object, thread_id: str | None, emit: Any = None) -> Reply:
+        bad = self._invalid_user(user_id, thread_id)
+        if bad is not None:
+            return bad
+        if not isinstance(message, str):
+            message = (
+                message.decode("utf-8", errors="replace") if isinstance(message, bytes | bytearray) else str(message)
+            )
+        key = self._thread(user_id, thread_id)
+        config = {"configurable": {"thread_id": key}}
+        context = Context(user_id=user_id, services=self.services)
+        payload = {"messages": [HumanMessage(content=message)]}
+        with self._lock(key):
+            if emit is None:
+                state = self.graph.invoke(payload, config, context=context)
+            else:
+                state = None
+                for mode, chunk in self.graph.stream(
+                    payload, config, context=context, stream_mode=["custom", "values"]
+                ):
+                    if mode == "custom":
+                        emit(chunk)
+                    else:
+                        state = chunk
+                assert state is not None
+        reply = Reply.model_validate(state["reply"])
+        return reply.model_copy(update={"thread_id": thread_id or "default"})
+
+    def chat(self, user_id: str, message: str, thread_id: str | None = None) -> Reply:
+        """One turn of a conversation.
+
+        Args:
+            user_id: The user (from your authentication); their memory is theirs alone.
+            message: What the user said.
+            thread_id: The conversation; None continues the user's default conversation.
+        """
+        return self._run(user_id, message, thread_id)
+
+    def stream(self, user_id: str, message: str, thread_id: str | None = None) -> Iterator[str | Reply]:
+        """Like ``chat``, yielding text chunks as they are written, then the ``Reply``."""
+        import queue
+
+        chunks: queue.Queue[object] = queue.Queue()
+        done = object()
+        result: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                result["reply"] = self._run(user_id, message, thread_id, emit=chunks.put)
+            except BaseException as exc:  # surfaced in the caller's thread
+                result["error"] = exc
+            finally:
+                chunks.put(done)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while (chunk := chunks.get()) is not done:
+            yield str(chunk)
+        worker.join()
+        if "error" in result:
+            raise result["error"]
+        yield result["reply"]
+
+    async def achat(self, user_id: str, message: str, thread_id: str | None = None) -> Reply:
+        """``chat`` for asyncio apps (the work runs in a worker thread)."""
+        return await asyncio.to_thread(self.chat, user_id, message, thread_id)
+
+    def history(self, user_id: str, thread_id: str | None = None) -> list[tuple[str, str]]:
+        """(role, text) pairs of a conversation, oldest first."""
+        check_user_id(user_id)
+        state = self.graph.get_state({"configurable": {"thread_id": self._thread(user_id, thread_id)}})
+        messages = state.values.get("messages", []) if state and state.values else []
+        return [("user" if isinstance(m, HumanMessage) else "assistant", str(m.content)) for m in messages]
+
+    def close(self) -> None:
+        """Close the databases."""
+        self.memory.close()
+        self.checkpointer.conn.close()

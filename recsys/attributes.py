@@ -1,0 +1,123 @@
+"""Askable item attributes: genres, decades and well-linked knowledge-graph entities.
+
+The conversational policy asks about these and the simulated users answer about them,
+so both read one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from recsys.catalog import Catalog
+
+# KG relations worth asking about, in the order a person would find natural.
+ASKABLE_RELATIONS = ("director", "actor", "writer", "production_company", "subject")
+
+
+def decade_of(year: int | None) -> str | None:
+    """ "1990s" for 1994; None when the year is unknown."""
+    return None if year is None or year < 0 else f"{year // 10 * 10}s"
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    """One askable value: ``("genre", "Comedy")`` or ``("director", "m.04cq_qj")``.
+
+    Attributes:
+        type: Attribute type (genre, decade, or a KG relation).
+        value: Machine value (genre name, "1990s", entity id).
+        label: What a person reads ("Comedy", "the 1990s", "the director of Alien").
+    """
+
+    type: str
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttributeConfig:
+    """Which attributes are askable.
+
+    Attributes:
+        relations: KG relations whose entities become askable.
+        min_items: An entity must link to at least this many items to be askable.
+    """
+
+    relations: tuple[str, ...] = ASKABLE_RELATIONS
+    min_items: int = 5
+
+    def __post_init__(self) -> None:
+        if self.min_items < 2:
+            raise ValueError("min_items must be >= 2: a value linked to one item does not split anything")
+
+
+class AttributeSpace:
+    """Item x value membership for every askable attribute value of a catalog.
+
+    Args:
+        catalog: The catalog; only its items and KG are read.
+        config: Which relations count and how well linked an entity must be.
+    """
+
+    def __init__(self, catalog: Catalog, config: AttributeConfig | None = None) -> None:
+        self.catalog = catalog
+        self.config = config or AttributeConfig()
+
+    @cached_property
+    def values(self) -> list[AttributeValue]:
+        """All askable values, grouped by type (genres, decades, then KG relations)."""
+        out = [AttributeValue("genre", spelled, spelled) for _, spelled in sorted(self.catalog.genres.items())]
+        decades = sorted({d for d in (decade_of(i.year) for i in self.catalog.items) if d})
+        out += [AttributeValue("decade", d, f"the {d}") for d in decades]
+        kg = self.catalog.kg
+        if kg is not None:
+            for relation in self.config.relations:
+                entities = sorted({dst for _, dst, key in kg.graph.edges(keys=True) if key == relation})
+                for entity in entities:
+                    if len(kg.items_of(entity, relation)) >= self.config.min_items:
+                        out.append(
+                            AttributeValue(relation, entity, kg.name(entity, self.catalog.titles, relation=relation))
+                        )
+        return out
+
+    @cached_property
+    def types(self) -> dict[str, np.ndarray]:
+        """Attribute type -> indices into ``values``."""
+        groups: dict[str, list[int]] = {}
+        for j, v in enumerate(self.values):
+            groups.setdefault(v.type, []).append(j)
+        return {t: np.array(js, np.int64) for t, js in groups.items()}
+
+    @cached_property
+    def position(self) -> dict[tuple[str, str], int]:
+        """(type, value) -> index into ``values``."""
+        return {(v.type, v.value): j for j, v in enumerate(self.values)}
+
+    @cached_property
+    def membership(self) -> np.ndarray:
+        """(n_items, n_values) bool: item i has value j."""
+        catalog = self.catalog
+        matrix = np.zeros((len(catalog), len(self.values)), bool)
+        for j, v in enumerate(self.values):
+            if v.type == "genre":
+                matrix[:, j] = catalog.genre_masks[v.value.casefold()]
+            elif v.type == "decade":
+                start = int(v.value[:4])
+                matrix[:, j] = (catalog.years >= start) & (catalog.years < start + 10)
+            else:
+                assert catalog.kg is not None
+                for item_id in catalog.kg.items_of(v.value, v.type):
+                    matrix[catalog.index[item_id], j] = True
+        return matrix
+
+    def of_item(self, item_index: int, type_: str | None = None) -> list[AttributeValue]:
+        """The askable values an item has (optionally of one type)."""
+        js = np.flatnonzero(self.membership[item_index])
+        return [self.values[j] for j in js if type_ is None or self.values[j].type == type_]
+
+    def mask(self, type_: str, value: str) -> np.ndarray:
+        """Bool mask over items having ``value`` of ``type_``."""
+        return self.membership[:, self.position[(type_, value)]]
