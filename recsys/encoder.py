@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +13,9 @@ import numpy as np
 
 from recsys.assets import AssetManager, offline_mode
 from recsys.settings import Settings
+
+CACHE_ENTRIES = 4096
+CACHE_TEXT_CHARS = 512
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -40,6 +45,10 @@ class TextEncoder:
     def __init__(self, config: EncoderConfig | None = None, settings: Settings | None = None) -> None:
         self.config = config or EncoderConfig()
         self.settings = settings or Settings.from_env()
+        # Conversations re-encode the same short texts (a search's request, mood words) every
+        # turn; a bounded cache of short texts makes those free.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @cached_property
     def model_path(self) -> Path:
@@ -68,11 +77,37 @@ class TextEncoder:
     def encode(self, texts: list[str] | str, show_progress: bool = False) -> np.ndarray:
         """Encode texts to an (N, dim) float32 array of unit vectors (a 1-D vector for one string)."""
         single = isinstance(texts, str)
-        vectors = self.model.encode(
-            [texts] if single else list(texts),
-            batch_size=self.config.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        ).astype(np.float32, copy=False)
-        return vectors[0] if single else vectors
+        batch = [texts] if single else list(texts)
+        cacheable = len(batch) <= 64
+        found: dict[int, np.ndarray] = {}
+        if cacheable:
+            with self._cache_lock:
+                for n, text in enumerate(batch):
+                    hit = self._cache.get(text)
+                    if hit is not None:
+                        self._cache.move_to_end(text)
+                        found[n] = hit
+        missing = [n for n in range(len(batch)) if n not in found]
+        if missing:
+            vectors = self.model.encode(
+                [batch[n] for n in missing],
+                batch_size=self.config.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            ).astype(np.float32, copy=False)
+            for n, vector in zip(missing, vectors):
+                vector.flags.writeable = False
+                found[n] = vector
+            if cacheable:
+                with self._cache_lock:
+                    for n in missing:
+                        if len(batch[n]) <= CACHE_TEXT_CHARS:
+                            self._cache[batch[n]] = found[n]
+                    while len(self._cache) > CACHE_ENTRIES:
+                        self._cache.popitem(last=False)
+        if single:
+            return found[0]
+        if not batch:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([found[n] for n in range(len(batch))])
