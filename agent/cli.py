@@ -210,6 +210,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
         agent.close()
 
 
+# ---- demo ------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.app import launch
+
+    agent = _agent(args)
+    try:
+        launch(agent, host=args.host, port=args.port)
+    finally:
+        agent.close()
+    return 0
+
+
 # ---- train -----------------------------------------------------------------------
 def _add_train(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
@@ -287,6 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
     p.add_argument("--json", action="store_true", help="with --message: print the reply as JSON on the last line")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("demo", help="the Gradio demo in a browser: chat, cards, editable memory")
+    p.add_argument("--host", default="127.0.0.1", help="interface to serve on (0.0.0.0 to share on a network)")
+    p.add_argument("--port", type=int, default=7860, help="port to serve on")
+    p.add_argument("--dataset", default="ml-100k")
+    p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
+    p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument("--base-url", help="openai: server root")
+    p.add_argument("--model", help="openai: model name")
+    p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
+    p.add_argument("--policy", default="maxent", choices=["maxent", "random", "always-recommend"])
+    p.add_argument("-k", type=int, default=5, help="items per recommendation list (the demo shows up to 5 cards)")
+    p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
+    p.set_defaults(func=cmd_demo)
 
     _add_train(sub)
     return parser
