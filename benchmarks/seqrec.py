@@ -201,7 +201,8 @@ def start_recbole(cfg: BenchConfig, out: Path) -> subprocess.Popen[bytes] | None
     cmd = [cfg.recbole_python, str(ROOT / "benchmarks" / "recbole_peer.py"), "--epochs", str(cfg.recbole_epochs)]
     cmd += ["--out", str(out)]
     logger.info("starting RecBole peer: %s (log %s)", " ".join(cmd), log.name)
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd="/tmp")
+    env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads)}  # never oversubscribe the cores we share
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd="/tmp", env=env)
 
 
 def recbole_scores(npz: Path, data: SequenceData, split: Split) -> tuple[dict[str, Any], Any]:
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table, then one JSON object."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=list(BenchConfig.datasets))
-    p.add_argument("--models", nargs="+", default=list(BenchConfig.models))
+    p.add_argument("--models", nargs="*", default=list(BenchConfig.models))
     p.add_argument("--seeds", nargs="+", type=int, default=list(BenchConfig.seeds))
     p.add_argument("--epochs", type=int, default=BenchConfig.epochs)
     p.add_argument("--patience", type=int, default=BenchConfig.patience)
