@@ -173,7 +173,9 @@ class Agent:
         space = AttributeSpace(catalog, AttributeConfig(relations=config.ask_relations))
         tools = Toolbox(catalog, recommend_tool, memory, index, space)
         resolver = Resolver(catalog)
-        understander = Understander(resolver, PatternExtractor(resolver), encoder)
+        understander = Understander(
+            resolver, PatternExtractor(resolver), encoder, complete=backend.complete if backend.capable else None
+        )
         services = Services(
             tools=tools,
             understander=understander,

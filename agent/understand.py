@@ -10,7 +10,7 @@ described prototypes, and become soft genre boosts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -43,6 +43,13 @@ Intent = Literal[
 ]
 
 MAX_MESSAGE_CHARS = 4000
+# Intents an LLM may assign when no cue matched (the others need structure the patterns provide).
+LLM_INTENTS = ("request", "accept", "reject", "critique", "explain", "chitchat", "show_memory", "reset")
+INTENT_PROMPT = (
+    "Classify the message a user sent to a film recommender. Answer with one word from: "
+    + ", ".join(LLM_INTENTS)
+    + ".\nMessage: {message}\nAnswer:"
+)
 
 # Moods -> (words that express them, genres they lean to). Message words are matched to
 # these by embedding similarity, so "gritty" or "hilarious" find their mood too.
@@ -249,11 +256,21 @@ class Understander:
         extractor: PatternExtractor,
         encoder: TextEncoder | None = None,
         mood_threshold: float = 0.75,
+        complete: Callable[[str], str] | None = None,
     ) -> None:
         self.resolver = resolver
         self.extractor = extractor
         self.encoder = encoder
         self.mood_threshold = mood_threshold
+        self.complete = complete
+
+    def classify(self, text: str) -> Intent | None:
+        """Ask a capable LLM for the intent of a message the cue patterns could not place."""
+        if self.complete is None:
+            return None
+        answer = self.complete(INTENT_PROMPT.format(message=text[:500])).strip().casefold()
+        word = re.match(r"[a-z_]+", answer)
+        return word.group(0) if word and word.group(0) in LLM_INTENTS else None  # type: ignore[return-value]
 
     @cached_property
     def _mood_words(self) -> tuple[np.ndarray, np.ndarray]:
@@ -412,4 +429,8 @@ class Understander:
                 return Turn(intent=intent, **turn)
         if turn["standing"]:
             return Turn(intent="instruction", **turn)
+        if not atoms and not items and not mood:
+            guessed = self.classify(text)
+            if guessed is not None:
+                return Turn(intent=guessed, **turn)
         return Turn(intent="request", **turn)

@@ -44,11 +44,12 @@ def test_template_backend_is_deterministic() -> None:
     assert backend.generate([ChatMessage(role="user", content="hi")]) == FALLBACK
 
 
-def test_plan_messages_carry_only_plan_facts() -> None:
-    system, user = plan_messages(PLAN)
-    assert system.role == "system" and "Never name a film that is not listed" in system.content
-    assert "Film: Star Wars (1977) - you liked The Empire Strikes Back" in user.content
-    assert "Fact: I will not suggest horror films." in user.content
+def test_plan_messages_are_one_short_writing_task() -> None:
+    (message,) = plan_messages(PLAN)
+    assert message.role == "user" and "2 films" in message.content
+    assert "Star Wars" not in message.content  # the list is rendered by the agent, never by the model
+    (confirm,) = plan_messages(ReplyPlan(kind="confirm", facts=("I saved your rule: never Horror.",)))
+    assert "never Horror" in confirm.content
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_openai_compatible_backend(server: str, monkeypatch: pytest.MonkeyPatch)
     assert backend.write(PLAN) == "Star Wars is a great pick."
     sent = _FakeServer.requests[-1]
     assert sent["auth"] == "Bearer sk-test" and sent["body"]["stream"] is True
-    assert sent["body"]["messages"][0]["role"] == "system"
+    assert sent["body"]["messages"][0]["role"] == "user"
     with pytest.raises(BackendError, match="404"):
         OpenAICompatibleBackend(server, "missing").write(PLAN)
 

@@ -82,3 +82,19 @@ def test_answers_to_a_pending_question(reader: Understander) -> None:
     assert reader.read("nope", question=yes_no).answer == ["no"]
     # explaining wins over answering with an ordinal
     assert reader.read("why the first one?", SHOWN, genre).intent == "explain"
+
+
+def test_a_capable_llm_places_messages_the_patterns_cannot(reader: Understander) -> None:
+    prompts: list[str] = []
+
+    def scripted(prompt: str) -> str:  # a scripted chat model: the LLM path's contract, not its quality
+        prompts.append(prompt)
+        return "reject\n"
+
+    with_llm = Understander(reader.resolver, reader.extractor, reader.encoder, complete=scripted)
+    assert with_llm.read("meh, whatever else you've got").intent == "reject"
+    assert "meh, whatever else you've got" in prompts[0]
+    assert with_llm.read("never recommend horror").intent == "instruction"  # patterns first
+    assert len(prompts) == 1
+    nonsense = Understander(reader.resolver, reader.extractor, reader.encoder, complete=lambda p: "banana")
+    assert nonsense.read("meh, whatever else you've got").intent == "request"
