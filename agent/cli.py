@@ -234,6 +234,22 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=seqrec_cli.run)
 
 
+# ---- simulate --------------------------------------------------------------------
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Simulated-user evaluation: report + plots under --out, one JSON object last."""
+    from agent.simulate.cli import run
+
+    return run(args)
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    from agent.simulate.cli import add_arguments
+
+    p = sub.add_parser("simulate", help="simulated-user evaluation (MCR protocol or persona memory)")
+    add_arguments(p)
+    p.set_defaults(func=cmd_simulate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(prog="tastebud", description="Tastebud: a personal conversational recommender.")
@@ -315,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     _add_train(sub)
+    _add_simulate(sub)
     return parser
 
 

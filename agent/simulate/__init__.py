@@ -1,0 +1,1 @@
+"""Simulated users and the evaluation harness: the MCR protocol, persona memory tests, reports, Ray."""

@@ -1,0 +1,341 @@
+"""The multi-turn conversational recommendation (MCR) protocol of EAR / SCPR / UNICORN / MCMIPL.
+
+One episode per held-out (user, target item). The user opens with one random attribute of the
+target, answers questions truthfully and accepts a list of ``k`` iff it holds the target;
+rejected items leave the candidates; the candidates keep the items having every accepted
+value and lose those having a rejected one (an offered option the user did not pick); at most ``max_turns`` turns (each question or list is one).
+
+Two engines run the same protocol with the same user:
+
+- ``run_fast``: the policy and the recommender directly, no natural language;
+- ``run_agent``: end to end through ``Agent.chat`` with ``TemplateUser`` messages.
+
+The recommender is fitted on the training part of the leave-one-out split only (each user's
+sequence without its last two items), and targets are those last two items, so no held-out
+interaction reaches the model. The attribute space reads only item-side data (genres, years,
+the item knowledge graph), never interactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+
+from agent.policy import (
+    AlwaysRecommendPolicy,
+    Ask,
+    MaxEntropyConfig,
+    MaxEntropyPolicy,
+    Observation,
+    Policy,
+    RandomPolicy,
+    Recommend,
+)
+from agent.simulate.users import Target, TemplateUser, TruthfulUser
+from recsys.attributes import ASKABLE_RELATIONS, AttributeConfig, AttributeSpace
+from recsys.catalog import Catalog
+
+if TYPE_CHECKING:
+    from agent.api import Agent
+    from recsys.seqrec.data import Split
+
+log = logging.getLogger(__name__)
+
+POLICY_NAMES = ("maxent", "random", "always-recommend")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MCRConfig:
+    """The protocol and what it runs on.
+
+    Attributes:
+        max_turns: Turns per episode (questions and lists both count).
+        k: Items per recommended list.
+        question: "multi" (choose among values of one attribute type) or "binary" (yes/no on one value).
+        open_types: Attribute types the opening may use; empty = any type the target has.
+        relations: KG relations whose entities are askable (with genre and decade).
+        min_items: An entity is askable when linked to at least this many items.
+        recommender: Recommender kind scoring the candidates (a key of ``recsys.seqrec.RECOMMENDERS``).
+        stages: Held-out pairs to draw episodes from: "test" (last item), "valid" (second-to-last).
+        maxent: The max-entropy policy's thresholds for this protocol (``question`` is overridden).
+    """
+
+    max_turns: int = 15
+    k: int = 10
+    question: Literal["multi", "binary"] = "multi"
+    open_types: tuple[str, ...] = ("genre", "decade")
+    relations: tuple[str, ...] = ASKABLE_RELATIONS
+    min_items: int = 5
+    recommender: str = "itemknn"
+    stages: tuple[str, ...] = ("test", "valid")
+    maxent: MaxEntropyConfig = field(default_factory=MaxEntropyConfig)
+
+    def __post_init__(self) -> None:
+        if self.max_turns < 1 or self.k < 1:
+            raise ValueError("max_turns and k must be >= 1")
+        if self.question not in ("multi", "binary"):
+            raise ValueError(f"question must be multi or binary, got {self.question!r}")
+        if not self.stages or set(self.stages) - {"test", "valid"}:
+            raise ValueError(f"stages must be a non-empty subset of test, valid; got {self.stages!r}")
+
+
+def make_policy(name: str, config: MCRConfig, seed: int) -> Policy:
+    """A fresh policy of a baseline kind for one episode (seeded when it is stochastic)."""
+    if name == "maxent":
+        return MaxEntropyPolicy(replace(config.maxent, question=config.question))
+    if name == "random":
+        return RandomPolicy(seed=seed, question=config.question)
+    if name == "always-recommend":
+        return AlwaysRecommendPolicy()
+    raise ValueError(f"unknown policy {name!r}; choose from {POLICY_NAMES}")
+
+
+def held_out_targets(split: Split, stages: tuple[str, ...] = ("test", "valid")) -> list[Target]:
+    """Held-out (user, item) pairs of a leave-one-out split of catalog sequences, in a fixed order.
+
+    Model id ``m`` of a catalog-built split is catalog index ``m - 1``.
+    """
+    data = split.data
+    assert data.catalog_index is not None, "the split must come from a catalog (recsys.seqrec.data.from_catalog)"
+    out: list[Target] = []
+    for u in split.eval_users:
+        seq = data.catalog_index[data.sequences[u] - 1]
+        user_id = data.user_ids[u]
+        if "test" in stages:
+            out.append(Target(user_id, int(seq[-1]), tuple(int(i) for i in seq[:-1]), "test"))
+        if "valid" in stages:
+            out.append(Target(user_id, int(seq[-2]), tuple(int(i) for i in seq[:-2]), "valid"))
+    return out
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """What happened in one episode.
+
+    Attributes:
+        index: Episode number within the run.
+        user_id: Dataset user.
+        item: Target item id.
+        stage: Which held-out item it was ("test" / "valid").
+        opening: The attribute the user opened with ("genre=Comedy").
+        turn: 1-based turn of the accepted list; None when the episode failed.
+        rank: 1-based rank of the target in the accepted list; None when it failed.
+        questions: Questions asked.
+        lists: Lists recommended (including the accepted one).
+        candidates: Candidates left at the end.
+        misread: End-to-end only: turns the agent answered with neither a question nor a list.
+    """
+
+    index: int
+    user_id: str
+    item: str
+    stage: str
+    opening: str
+    turn: int | None
+    rank: int | None
+    questions: int
+    lists: int
+    candidates: int
+    misread: int = 0
+
+    @property
+    def outcome(self) -> tuple[int, int] | None:
+        """(turn, rank) of a success, None for a failure (the input of ``metrics``)."""
+        return None if self.turn is None or self.rank is None else (self.turn, self.rank)
+
+
+class Environment:
+    """Catalog, attribute space, training-only recommender and held-out targets of one dataset.
+
+    Args:
+        catalog: The catalog (any loader's, including the generic format).
+        config: The protocol.
+        seed: Seeds the recommender's initialisation (neural kinds).
+    """
+
+    def __init__(self, catalog: Catalog, config: MCRConfig, seed: int = 0) -> None:
+        from recsys.seqrec.data import from_catalog, leave_one_out
+        from recsys.seqrec.recommender import create
+        from recsys.seqrec.tool import RecommendTool
+
+        self.catalog = catalog
+        self.config = config
+        data = from_catalog(catalog)
+        self.split = leave_one_out(data)
+        self.recommender = create(config.recommender, data.item_ids, seed=seed)
+        self.recommender.fit(self.split)  # the training part only: held-out items never reach it
+        self.tool = RecommendTool(self.recommender, catalog)
+        self.space = AttributeSpace(catalog, AttributeConfig(relations=config.relations, min_items=config.min_items))
+        self.targets = [t for t in held_out_targets(self.split, config.stages) if self.space.membership[t.item].any()]
+        if not self.targets:
+            raise ValueError(f"{catalog.name}: no held-out item has an askable attribute")
+
+    def scores(self, history: tuple[int, ...]) -> np.ndarray:
+        """The agent's model scores (log-probabilities over catalog indices) for a history."""
+        from agent.tools import Toolbox
+        from memory.service import Memory
+
+        # Toolbox.model_scores reads only the recommender and the catalog; no memory is needed.
+        box = Toolbox(self.catalog, self.tool, cast(Memory, None), space=self.space)
+        return box.model_scores([self.catalog.items[i].id for i in history])
+
+    def sample(self, episodes: int, seed: int) -> list[Target]:
+        """``episodes`` targets drawn without replacement (with replacement beyond the pool), fixed by seed."""
+        rng = np.random.default_rng(seed)
+        pool = len(self.targets)
+        order = rng.permutation(pool)
+        if episodes > pool:
+            order = np.concatenate([order, rng.integers(0, pool, episodes - pool)])
+        return [self.targets[i] for i in order[:episodes]]
+
+
+def episode_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of one episode: results do not depend on how episodes are spread over workers."""
+    return np.random.default_rng([seed, index])
+
+
+def _key(ask: Ask) -> str:
+    return ask.attribute if len(ask.options) > 1 else f"{ask.attribute}={ask.options[0].value}"
+
+
+def run_fast(env: Environment, target: Target, policy: Policy, index: int, seed: int) -> EpisodeResult:
+    """One episode with the policy and recommender directly (no natural language)."""
+    cfg = env.config
+    space = env.space
+    rng = episode_rng(seed, index)
+    user = TruthfulUser(target, space)
+    base = env.scores(target.history)
+    alive = np.isfinite(base)
+    alive[list(target.history)] = False
+    assert alive[target.item], f"target {target.item} is not a candidate at the start"
+    opening = user.opening(rng, cfg.open_types)
+    alive &= space.mask(opening.type, opening.value)
+    asked: set[str] = set()
+    questions = lists = 0
+    turn = rank = None
+    for t in range(1, cfg.max_turns + 1):
+        idx = np.flatnonzero(alive)
+        cand = idx[np.argsort(-base[idx], kind="stable")]
+        obs = Observation(
+            turn=t - 1,
+            candidates=cand,
+            scores=base[cand],
+            asked=frozenset(asked),
+            space=space,
+            k=cfg.k,
+            rejected_lists=lists,
+            history_len=len(target.history),
+        )
+        action = policy.decide(obs)
+        if isinstance(action, Recommend):
+            lists += 1
+            shown = cand[: cfg.k]
+            hit = user.accepts(shown)
+            if hit is not None:
+                turn, rank = t, hit
+                break
+            alive[shown] = False
+            continue
+        questions += 1
+        asked.add(_key(action))
+        answer = user.answer(action)
+        if answer.yes is not None:
+            value = action.options[0]
+            mask = space.mask(value.type, value.value)
+            alive &= mask if answer.yes else ~mask
+        else:  # the protocol's update: keep items with every accepted value, drop those with a rejected one
+            for v in action.options:
+                mask = space.mask(v.type, v.value)
+                alive &= mask if v in answer.chosen else ~mask
+        assert alive[target.item], "a truthful answer removed the target"
+    return EpisodeResult(
+        index=index,
+        user_id=target.user_id,
+        item=env.catalog.items[target.item].id,
+        stage=target.stage,
+        opening=f"{opening.type}={opening.value}",
+        turn=turn,
+        rank=rank,
+        questions=questions,
+        lists=lists,
+        candidates=int(alive.sum()),
+    )
+
+
+@dataclass
+class RecordingPolicy:
+    """Wraps the episode's policy inside the agent and keeps its last action (to answer questions)."""
+
+    inner: Policy = field(default_factory=AlwaysRecommendPolicy)
+    last: Any = None
+
+    def decide(self, obs: Observation) -> Ask | Recommend:
+        """The inner policy's action, remembered."""
+        self.last = self.inner.decide(obs)
+        return self.last
+
+
+def seed_history(agent: Agent, user_id: str, item_ids: list[str]) -> None:
+    """Put a user's past items into the agent's memory as liked (what its recommender reads)."""
+    import uuid
+
+    from memory.schema import FeedbackEvent
+
+    for item_id in item_ids:
+        agent.memory.store.add_feedback(
+            user_id, FeedbackEvent(id=f"fb_{uuid.uuid4().hex[:12]}", kind="like", item_id=item_id)
+        )
+
+
+def run_agent(
+    agent: Agent, recorder: RecordingPolicy, env: Environment, target: Target, policy: Policy, index: int, seed: int
+) -> EpisodeResult:
+    """One episode end to end: ``TemplateUser`` messages through ``agent.chat``.
+
+    The agent must have been built with ``policy=recorder``, ``k=config.k`` and the same
+    recommender and attribute relations as ``env``.
+    """
+    cfg = env.config
+    rng = episode_rng(seed, index)
+    user = TruthfulUser(target, env.space)
+    speaker = TemplateUser(user)
+    catalog = env.catalog
+    user_id = f"sim-{seed}-{index}"
+    seed_history(agent, user_id, [catalog.items[i].id for i in target.history])
+    recorder.inner, recorder.last = policy, None
+    opening = user.opening(rng, cfg.open_types)
+    message = speaker.open(opening)
+    questions = lists = misread = 0
+    turn = rank = None
+    for t in range(1, cfg.max_turns + 1):
+        reply = agent.chat(user_id, message, thread_id="mcr")
+        if reply.action == "recommend" and reply.recommendations:
+            lists += 1
+            shown = np.array([catalog.index[r.item_id] for r in reply.recommendations[: cfg.k]])
+            hit = user.accepts(shown)
+            if hit is not None:
+                turn, rank = t, hit
+                break
+            message = speaker.react(None)
+        elif reply.action == "ask" and isinstance(recorder.last, Ask):
+            questions += 1
+            message = speaker.say(recorder.last)
+        else:  # the agent neither asked nor recommended: the user restates the request
+            misread += 1
+            message = speaker.open(opening)
+    return EpisodeResult(
+        index=index,
+        user_id=target.user_id,
+        item=catalog.items[target.item].id,
+        stage=target.stage,
+        opening=f"{opening.type}={opening.value}",
+        turn=turn,
+        rank=rank,
+        questions=questions,
+        lists=lists,
+        candidates=-1,
+        misread=misread,
+    )
