@@ -8,6 +8,7 @@ Modules, one job each:
 - ``baselines``: popularity and item-kNN.
 - ``metrics`` / ``evaluate``: ranks -> HR/NDCG/MRR; full ranking and labelled sampled protocols.
 - ``train``: the training loop (early stopping, checkpoint/resume, AMP, accelerate).
-- ``recommender``: the ``Recommender`` contract, the registry, save/load and the agent tool.
+- ``recommender``: the ``Recommender`` contract, the ``RECOMMENDERS`` registry, save/load (safetensors + JSON).
+- ``tool``: the agent tool ``recommend(history, k, filters, exclude, boosts)``, batched.
 - ``cli``: ``tastebud train seqrec``.
 """
