@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 
 from memory.constraints import is_satisfiable
 from memory.lexicon import (
+    CLAUSE_OPENERS,
     CONDITION_WORDS,
+    FEEDBACK_CUES,
     GENRE_SURFACES,
     HARD_EXCLUDE_CUES,
     LIFT_CUES,
     ONE_OFF_CUES,
     ONLY_CUES,
     REQUEST_CUES,
+    RULE_OPENERS,
     SCOPE_NEGATIONS,
     SCOPE_TRIGGERS,
     SOFT_AVOID_CUES,
@@ -45,6 +48,10 @@ _STRONG_STANDING = re.compile(
     r"anymore|no longer|as a rule|ever)\b"
 )
 _ONE_OFF = _any(ONE_OFF_CUES)
+_RULE_OPENER = _any(RULE_OPENERS)
+_CLAUSE_OPENER = _any(CLAUSE_OPENERS)
+_FEEDBACK = _any(FEEDBACK_CUES)
+_FILLER = re.compile(r"\b(?:please|ever|again|thanks|thank you|at all|for me|period|either)\b|[\s.!]+")
 _REQUEST = _any(REQUEST_CUES)
 _TRIGGERS = {key: _any(pats) for key, pats in SCOPE_TRIGGERS.items()}
 _NEGATED = {key: _any(pats) for key, pats in SCOPE_NEGATIONS.items()}
@@ -53,7 +60,7 @@ _DEICTIC = re.compile(
     r"\b(?:this one|that one|this film|that film|this movie|that movie|the (?:first|second|last) one)\b"
 )
 _SEGMENT_SPLIT = re.compile(
-    r"\s*(?:[,;:]|\bbut\b|\bthough\b|\bhowever\b|\bexcept\b|\balthough\b|\bwhereas\b|\bplus\b|"
+    r"\s*(?:[,;:]|\bbut\b|\bthough\b|\bhowever\b|\bexcept\b|\balthough\b|\bwhereas\b|\bplus\b|\band then\b|"
     r"\band (?=(?:i|i'm|you|it|they|that|please|also|also,|\w+ (?:is|are) (?:fine|ok|okay))\b))\s*"
 )
 _SENTENCE_SPLIT = re.compile(r"(?<=[!?;])\s+|(?<![A-Z]\.[A-Z])(?<!\b(?:mr|ms|dr|st|jr|vs))(?<!\bmrs)\.\s+|\n+", re.I)
@@ -212,7 +219,7 @@ def clean(text: object) -> tuple[str, str | None]:
         return "", "the message does not look like text"
     if not text:
         return "", "empty message"
-    letters = sum(ch.isalpha() for ch in text)
+    letters = sum(ch.isalnum() for ch in text)  # digits are words too ("the 1990s.")
     if letters < max(2, 0.5 * len(text.replace(" ", ""))):
         return "", "the message does not look like text"
     return re.sub(r"\s+", " ", text), None
@@ -326,6 +333,49 @@ def _years(segment: str, polarity: str | None) -> list[Atom]:
     return out
 
 
+def _clauses(folded: str) -> list[tuple[int, int, str | None]]:
+    """(start, end, polarity) of each clause segment of a case-folded sentence.
+
+    A cue's scope is its own clause. It carries forward over a comma to a list item ("no horror,
+    westerns or musicals") but not to a new clause ("no comedies tonight, something from the 80s"),
+    nor over "but", "though", "and then" and the like ("action but not horror"). It reaches back only
+    from a trailing cue-only clause ("westerns, never"). A clause with no cue has no polarity: its
+    mentions are what the user asks for.
+    """
+    raw: list[tuple[int, int, str]] = []  # (start, end, separator before the clause)
+    pos, sep = 0, ""
+    for m in [*_SEGMENT_SPLIT.finditer(folded), None]:
+        start, end = (m.start(), m.end()) if m else (len(folded), len(folded))
+        if folded[pos:start].strip():
+            raw.append((pos, start, sep))
+            sep = ""
+        sep += m.group() if m else ""
+        pos = end
+    pols = [_polarity(folded[s:e]) for s, e, _ in raw]
+    own = list(pols)
+
+    def list_item(i: int) -> bool:
+        """True when clause i continues the previous clause's list (joined by a bare comma)."""
+        s, e, sep = raw[i]
+        return sep.strip() == "," and not _CLAUSE_OPENER.search(folded[s:e].strip())
+
+    for i in range(1, len(raw)):
+        if pols[i] is None and list_item(i):
+            pols[i] = pols[i - 1]
+    back = [p is not None and not _FILLER.sub("", _strip_cues(folded[s:e])) for (s, e, _), p in zip(raw, own)]
+    for i in range(len(raw) - 2, -1, -1):
+        if pols[i] is None and raw[i + 1][2].strip() == "," and back[i + 1]:
+            pols[i], back[i] = pols[i + 1], True
+    return [(s, e, p) for (s, e, _), p in zip(raw, pols, strict=True)]
+
+
+def _strip_cues(segment: str) -> str:
+    """The segment without its cue words (what is left names what the cue is about)."""
+    for pattern in (_LIFT, _ONLY, _SOFT_AVOID, _HARD, _SOFT_PREFER, _STANDING):
+        segment = pattern.sub(" ", segment)
+    return segment
+
+
 def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
@@ -388,28 +438,15 @@ class PatternExtractor:
     def atoms(self, main: str) -> tuple[list[Atom], list[str], list[str]]:
         """(atoms, unresolved names, ambiguity messages) for the rule part of a sentence."""
         folded = main.casefold()
-        segments: list[tuple[int, int, str | None]] = []
-        pos = 0
-        last: str | None = None
-        parts = [(m.start(), m.end()) for m in _SEGMENT_SPLIT.finditer(folded)] + [(len(folded), len(folded))]
-        for start, end in parts:
-            seg = folded[pos:start]
-            pol = _polarity(seg)
-            if pol is None and seg.strip():
-                pol = last
-            if seg.strip():
-                segments.append((pos, start, pol))
-                last = pol
-            pos = end
+        segments = _clauses(folded)
         if not segments:
             return [], [], []
-        sentence_pol = _polarity(folded)
 
-        def pol_at(offset: int) -> str | None:
-            for s, e, p in segments:
-                if s <= offset < e or (offset >= e and (s, e, p) == segments[-1]):
-                    return p or sentence_pol
-            return sentence_pol
+        def pol_at(start: int, end: int | None = None) -> str | None:
+            """Polarity of the clause(s) a mention lies in; a name with a comma ("Boot, Das") is one unit."""
+            end = start + 1 if end is None else end
+            hit = [p for s, e, p in segments if s < end and start < e] or [p for s, e, p in segments[-1:] if start >= e]
+            return next((p for p in hit if p), None)
 
         atoms: list[Atom] = []
         unresolved: list[str] = []
@@ -417,6 +454,8 @@ class PatternExtractor:
         work = folded
 
         def add(field_: str, pol: str | None, value: str, label: str, start: int) -> None:
+            if pol is None and field_ == "genre":
+                pol = "only"  # a bare genre mention asks for that genre ("comedy please"; several: any of them)
             if pol is None:
                 return
             prefix = folded[max(0, start - 40) : start]
@@ -428,10 +467,10 @@ class PatternExtractor:
         # roles of titles: "the director of Alien"
         for mention in self.resolver.role_of_title(work):
             if mention.kind == "entity":
-                add("entity", pol_at(mention.start), mention.value, mention.label, mention.start)
+                add("entity", pol_at(mention.start, mention.end), mention.value, mention.label, mention.start)
             else:
                 unresolved.append(mention.label)
-                add("unknown", pol_at(mention.start), mention.value, mention.label, mention.start)
+                add("unknown", pol_at(mention.start, mention.end), mention.value, mention.label, mention.start)
             work = _blank(work, mention.start, mention.end)
         # people by name (case matters for partial names)
         cased = "".join(c if w != " " else " " for c, w in zip(main, work))
@@ -441,13 +480,13 @@ class PatternExtractor:
             if mention.kind == "ambiguous":
                 ambiguous.append(mention.label)
                 unresolved.append(mention.label)
-                add("unknown", pol_at(mention.start), mention.value, mention.label, mention.start)
+                add("unknown", pol_at(mention.start, mention.end), mention.value, mention.label, mention.start)
             else:
-                add("entity", pol_at(mention.start), mention.value, mention.label, mention.start)
+                add("entity", pol_at(mention.start, mention.end), mention.value, mention.label, mention.start)
             work = _blank(work, mention.start, mention.end)
         # titles
         for mention in self._titles(main, work):
-            add("item", pol_at(mention.start), mention.value, mention.label, mention.start)
+            add("item", pol_at(mention.start, mention.end), mention.value, mention.label, mention.start)
             work = _blank(work, mention.start, mention.end)
         # unknown names (capitalised words after "with", "starring", "by"...)
         cased = "".join(c if w != " " else " " for c, w in zip(main, work))
@@ -474,11 +513,11 @@ class PatternExtractor:
             work = _blank(work, start, start + len(name))
         # genres
         for mention in self.resolver.genres(work):
-            add("genre", pol_at(mention.start), mention.value, mention.value, mention.start)
+            add("genre", pol_at(mention.start, mention.end), mention.value, mention.value, mention.start)
             work = _blank(work, mention.start, mention.end)
         # years, segment by segment
         for s, e, p in segments:
-            atoms += _years(work[s:e], p or sentence_pol)
+            atoms += _years(work[s:e], p)
         seen: set[tuple[str, str, str]] = set()
         unique = [a for a in atoms if not (a.key in seen or seen.add(a.key))]  # type: ignore[func-returns-value]
         return unique, unresolved, ambiguous
@@ -553,9 +592,15 @@ class PatternExtractor:
         if one_off and not strong:
             return False if atoms or request else None
         if atoms:
-            if scope is not None or standing_cue:
+            # standing needs a cue: a standing word, a rule's form ("No westerns."), a lift, or a scope
+            # outside a request; a bare attribute phrase ("the 1990s") is a one-off request
+            if standing_cue or _RULE_OPENER.search(main.casefold().strip()) or any(a.op == "allow" for a in atoms):
                 return True
-            return not request
+            if scope is not None and not request:
+                return True
+            if _FEEDBACK.search(folded) and not request:
+                return None  # "I hated Heat": feedback on a film, not a rule nor a request
+            return False
         # no atoms: a soft rule only with a clear standing cue about films or recommendations
         if request or _DEICTIC.search(folded) or not standing_cue:
             return False if request else None

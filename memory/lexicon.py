@@ -115,6 +115,7 @@ LIFT_CUES = (
     r"(?:open to|okay with|ok with|fine with)",
     r"(?:lift|drop|remove|forget|cancel) (?:the|my) (?:rule|ban|restriction|limit)",
     r"(?:i'?m|i am) over (?:my|the)",
+    r"(?:forget|ignore|scratch|disregard|never ?mind) (?:that |what |when )?i (?:said|told you|asked(?: for)?|mentioned)",
 )
 ONLY_CUES = (
     r"\bonly\b",
@@ -217,6 +218,13 @@ STANDING_CUES = (
     r"off[- ]limits",
     r"(?:i'?ve|i have) (?:already )?(?:seen|watched)",
     r"(?:not my (?:thing|cup of tea))",
+    # statements of taste (the soft cues that describe the user rather than this request)
+    r"\bmy (?:all[- ]time )?favou?rites?\b",
+    r"\bi (?:really )?dig\b",
+    r"can'?t get enough of",
+    r"\bnot (?:a |really a |much of a )?(?:big |huge )?fan of",
+    r"(?:don'?t|do not) (?:particularly|especially|much) (?:like|love|enjoy|care for|go for)",
+    r"(?:i'?d|i would) rather (?:not|avoid)",
     r"\bstick (?:to|with)\b",
     r"\brule\b",
     r"\bnothing (?:older|newer|earlier|later|before|after|from|made|released|prior|pre)",
@@ -226,6 +234,27 @@ STANDING_CUES = (
     r"\bwhen(?:ever)? i\b",
     r"\bif i'?m\b",
     r"\bif (?:my|the)\b",
+)
+# A sentence that opens with a prohibition or restriction states a rule by its form ("No westerns.", "Skip slashers",
+# "Only 90s films"), even without a standing cue.
+# A bare attribute phrase ("the 1990s", "action but not horror", "comedy please") does not.
+RULE_OPENERS = (
+    r"^(?:(?:please|actually|also|and|oh|ok(?:ay)?|so|honestly)[, ]+)*"
+    r"(?:no|nothing|none|never|skip|avoid|exclude|stop|only|keep|leave out|filter out|cut out|spare me|"
+    r"(?:don'?t|do not) (?:recommend|suggest|show|give|offer|include|pick|send)|"
+    r"(?:i|we) (?:only|(?:don'?t|do not) want|(?:don'?t|do not) watch))\b",
+)
+# Words that open a new clause after a comma: the clause does not inherit the previous clause's polarity
+# ("no comedies tonight, something from the 80s"), unlike a list item ("no horror, westerns or musicals").
+CLAUSE_OPENERS = (
+    r"^(?:something|anything|maybe|perhaps|preferably|ideally|possibly|probably|rather|instead|"
+    r"how about|what about|(?:i|we|you|it|that|this|they)(?:'\w+)?|a|an|some|give|show|find|recommend|suggest|"
+    r"pick|get|make it|could|can|would|will|please|thanks|thank you|then|also)\b",
+)
+# Past-tense judgements of something watched: feedback, neither a rule nor a request ("I hated Heat").
+FEEDBACK_CUES = (
+    r"^(?:(?:honestly|actually|oh|wow|man|well)[, ]+)?(?:i|we) (?:really |absolutely |totally |just |kind of |kinda )?"
+    r"(?:hated|loved|liked|enjoyed|disliked|adored|couldn'?t stand|didn'?t (?:like|enjoy|care for|love))\b",
 )
 ONE_OFF_CUES = (
     r"\btonight\b",

@@ -4,7 +4,8 @@ Run:  python benchmarks/data/make_memory_eval_v1.py            (deterministic: f
 
 Three tasks:
 - ``extract``: one utterance -> gold standing instructions (scope + atoms), or none for one-off
-  requests and chit-chat. Hard cases are tagged: negation, lift, soft, scope, paraphrase,
+  requests and chit-chat; the dev records for ordinary requests also give the one-off
+  ``request_atoms``. Hard cases are tagged: negation, lift, soft, scope, paraphrase,
   partial_name, ambiguous_name, unknown_entity, title, role, decade, one_off, multi.
 - ``select``: a profile of instructions (stated one by one) and a request -> the indices of the
   instructions that apply. Global rules always apply; a scoped rule applies when the request is
@@ -191,6 +192,50 @@ CHITCHAT = [
     ("test", "Haha, nice pick"),
     ("test", "Ok cool, thank you"),
     ("test", "I watched it yesterday, it was fine."),
+]
+
+# Ordinary requests and feedback, dev only (fixed texts, no RNG, appended after every other record so the
+# rest of the set is unchanged): (text, gold standing instructions, gold request atoms, tags). Titles are
+# resolved by name when the records are built.
+REQUEST_READING: list[tuple[str, list[dict], list[list[str]], list[str]]] = [
+    (
+        "No comedies tonight, something from the 80s.",
+        [],
+        [["exclude", "genre", "Comedy"], ["year_min", "year", "1980"], ["year_max", "year", "1989"]],
+        ["one_off", "clause", "negation"],
+    ),
+    (
+        "Action but not horror.",
+        [],
+        [["only", "genre", "Action"], ["exclude", "genre", "Horror"]],
+        ["one_off", "clause"],
+    ),
+    ("The 1990s.", [], [["year_min", "year", "1990"], ["year_max", "year", "1999"]], ["one_off", "bare"]),
+    ("Comedy please.", [], [["only", "genre", "Comedy"]], ["one_off", "request_genre"]),
+    (
+        "A comedy or a romance.",
+        [],
+        [["only", "genre", "Comedy"], ["only", "genre", "Romance"]],
+        ["one_off", "request_genre"],
+    ),
+    (
+        "Something funny from the 90s.",
+        [],
+        [["only", "genre", "Comedy"], ["year_min", "year", "1990"], ["year_max", "year", "1999"]],
+        ["one_off", "request_genre"],
+    ),
+    ("I loved Star Wars.", [], [], ["feedback", "title"]),
+    ("I hated Heat.", [], [], ["feedback", "title"]),
+    ("Never show me Heat again.", [{"scope": None, "atoms": [["exclude", "item", "{Heat}"]]}], [], ["title"]),
+    ("Forget that I said no horror.", [{"scope": None, "atoms": [["allow", "genre", "Horror"]]}], [], ["lift"]),
+    ("I hate musicals.", [{"scope": None, "atoms": [["exclude", "genre", "Musical"]]}], [], ["genre"]),
+    ("From now on nothing before 1980.", [{"scope": None, "atoms": [["year_min", "year", "1980"]]}], [], ["year"]),
+    (
+        "When I watch with my kids, only animation or family films.",
+        [{"scope": "kids", "atoms": [["only", "genre", "Animation"], ["only", "genre", "Children's"]]}],
+        [],
+        ["scope", "kids", "only"],
+    ),
 ]
 
 # Scopes: key -> [(split, leading phrase)]; leading phrases read "<phrase>, <rule>".
@@ -521,6 +566,22 @@ class Generator:
         for split, text, _ in REQUESTS:
             self.extract(split, ["one_off", "request"], text, [])
 
+    def request_reading(self) -> None:
+        """Dev records for reading ordinary requests: clause scope of negation, one-off vs standing, feedback."""
+
+        def title_ids(atoms: list[list[str]]) -> list[list[str]]:
+            return [[op, f, self.by_title[v[1:-1]][0] if v.startswith("{") else v] for op, f, v in atoms]
+
+        for text, instructions, request_atoms, tags in REQUEST_READING:
+            gold = [self.ins(i["scope"], title_ids(i["atoms"])) for i in instructions]
+            self.add(
+                "extract",
+                "dev",
+                tags,
+                text=text,
+                gold={"instructions": gold, "request_atoms": title_ids(request_atoms)},
+            )
+
     # selection records -------------------------------------------------------------------------
     def selection(self, n: int) -> None:
         for i in range(n):
@@ -658,6 +719,7 @@ def main() -> None:
     gen.negatives()
     gen.selection(160)
     gen.conflicts(120)
+    gen.request_reading()
     tasks: dict[str, int] = {}
     utterances = 0
     for r in gen.records:
