@@ -363,18 +363,6 @@ class Understander:
             return ["no"]
         return []
 
-    def _mentioned_genres(self, folded: str, atoms: list[Atom]) -> list[Atom]:
-        """Genres named without negation in a request ("comedy please") as one-off ``only`` atoms."""
-        known = {a.value for a in atoms if a.field == "genre"}
-        out = []
-        for mention in self.resolver.genres(folded):
-            before = folded[max(0, mention.start - 25) : mention.start]
-            if mention.value in known or _NEGATOR.search(before):
-                continue
-            known.add(mention.value)
-            out.append(Atom(op="only", field="genre", value=mention.value, label=mention.label))
-        return out
-
     def read(self, message: object, shown: Sequence[str] = (), question: PendingQuestion | None = None) -> Turn:
         """Understand one message, given the last list shown and the pending question."""
         if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
@@ -390,11 +378,6 @@ class Understander:
         extraction = self.extractor.extract(text)
         atoms = [a for p in extraction.proposals for a in p.atoms] + list(extraction.request_atoms)
         titled = self.titles_in(text)
-        if not extraction.proposals:
-            unmasked = folded
-            for item_id in titled:  # "Star Wars" names a film, not the genre War
-                unmasked = unmasked.replace(self.resolver.catalog.get(item_id).title.casefold(), " ")
-            atoms += self._mentioned_genres(unmasked, atoms)
         items = self.references(folded, shown) + titled
         items = list(dict.fromkeys(items))
         if not items and shown and _DEICTIC.search(folded):
