@@ -59,10 +59,6 @@ def _last_user_text(state: State) -> object:
     return ""
 
 
-def _title(runtime: Runtime[Context], item_id: str) -> str:
-    return runtime.context.services.tools.catalog.titles[item_id]
-
-
 # ---- nodes -------------------------------------------------------------------------------------
 def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Read the new message: intent, constraints, item references, mood."""
