@@ -53,7 +53,7 @@ class PersonaConfig:
     max_turns: int = 10
     k: int = 10
     state_prob: float = 0.67
-    history_len: int = 50
+    history_len: int = 20
 
     def __post_init__(self) -> None:
         if self.sessions < 2:

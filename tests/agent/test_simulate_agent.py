@@ -1,0 +1,38 @@
+"""End to end: the simulator through agent.chat (template backend), persona memory, and one Ray run."""
+
+from __future__ import annotations
+
+from agent.simulate.mcr import MCRConfig
+from agent.simulate.persona import PersonaConfig
+from agent.simulate.report import summarize, write_report
+from agent.simulate.runner import EpisodeWorker, SimulationConfig, run_local, run_ray
+
+
+def test_end_to_end_episode_through_agent_chat() -> None:
+    config = SimulationConfig(mode="mcr", engine="agent", episodes=2, seed=0, mcr=MCRConfig(max_turns=3))
+    worker = EpisodeWorker(config)
+    try:
+        (result,) = worker.run([0])
+        assert result["questions"] + result["lists"] + result["misread"] == (result["turn"] or 3)
+        if result["turn"] is not None:
+            assert 1 <= result["rank"] <= 10
+    finally:
+        worker.close()
+
+
+def test_persona_rules_hold_in_later_sessions(tmp_path) -> None:  # noqa: ANN001
+    config = SimulationConfig(
+        mode="persona", episodes=2, seed=0, persona=PersonaConfig(sessions=2, max_turns=3, state_prob=1.0)
+    )
+    results = run_local(config)
+    figures = summarize(config, results)
+    assert figures["sessions"] == 4 and figures["items_recommended"] > 0
+    assert figures["compiled_violation_rate"] == 0.0
+    assert 0 <= figures["hard_recall"] <= 1
+    report = write_report(config, results, figures, tmp_path, "test")
+    assert (tmp_path / "success_by_turn.png").stat().st_size > 0 and "compiled_violation_rate" in report.read_text()
+
+
+def test_ray_run_matches_the_in_process_run() -> None:
+    config = SimulationConfig(mode="mcr", policy="random", episodes=6, chunk=2, workers=1, seed=4)
+    assert run_ray(config, progress=False) == run_local(config)
