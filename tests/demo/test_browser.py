@@ -44,7 +44,12 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (apt-get install chromium; .ci/run does)"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra has it)")
+if os.environ.get("TASTEBUD_REQUIRE_BROWSER"):  # CI (.ci/run): a missing browser or Playwright fails, never skips
+    if CHROMIUM is None:
+        pytest.fail("TASTEBUD_REQUIRE_BROWSER is set but no Chromium binary was found", pytrace=False)
+    from playwright import sync_api
+else:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra has it)")
 
 
 def _free_port() -> int:
