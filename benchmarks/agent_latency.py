@@ -12,10 +12,15 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from pathlib import Path as _Path
+
+# Run as a script, this folder comes first on sys.path and benchmarks/memory.py would shadow the memory package.
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

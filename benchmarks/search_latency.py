@@ -16,6 +16,12 @@ from dataclasses import asdict, dataclass
 
 T0 = time.perf_counter()
 
+import sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+# Run as a script, this folder comes first on sys.path and benchmarks/memory.py would shadow the memory package.
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
 import numpy as np  # noqa: E402
 
 QUERIES = [
