@@ -37,7 +37,8 @@ class AgentConfig:
             SASRec from the cache when there is one, else item-kNN (fitted in seconds).
         recommender_path: A saved recommender folder (overrides ``recommender``).
         data_dir: Folder of the memory and conversation databases (default: the cache's data folder).
-        policy: "maxent" (default), "random" or "always-recommend".
+        policy: "auto" (default): the learned policy when ``tastebud train policy`` saved one for this
+            catalog (``learned_policy_dir``), else max-entropy; or "maxent", "random", "always-recommend".
         k: Items per recommendation list.
         retrieval: Match free text against item texts (loads the sentence encoder's index).
         max_new_tokens: Token budget of the LLM's prose per turn.
@@ -50,7 +51,7 @@ class AgentConfig:
     recommender: str = "auto"
     recommender_path: Path | None = None
     data_dir: Path | None = None
-    policy: str = "maxent"
+    policy: str = "auto"
     k: int = 5
     retrieval: bool = True
     max_new_tokens: int = 32
@@ -69,8 +70,8 @@ class AgentConfig:
         return cls(**{**values, **overrides})
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose from {sorted(POLICIES)}")
+        if self.policy != "auto" and self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose from {['auto', *sorted(POLICIES)]}")
         if not 1 <= self.k <= 50:
             raise ValueError("k must be between 1 and 50")
 
@@ -78,6 +79,24 @@ class AgentConfig:
 def model_dir(settings: Settings, dataset: str, kind: str) -> Path:
     """Where a trained recommender for a dataset is cached (``tastebud train seqrec --save`` target)."""
     return settings.cache_dir / "models" / f"{Path(dataset).name}-{kind}"
+
+
+def learned_policy_dir(settings: Settings, dataset: str) -> Path:
+    """Where the agent looks for a learned policy of a catalog (``tastebud train policy`` saves there)."""
+    return settings.cache_dir / "models" / f"{Path(dataset).name}-policy"
+
+
+def _policy(config: AgentConfig, settings: Settings) -> Policy:
+    """The configured policy; "auto" = the learned one when its checkpoint exists, else max-entropy."""
+    if config.policy != "auto":
+        return POLICIES[config.policy]()
+    folder = learned_policy_dir(settings, config.dataset)
+    if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+        from agent.learning.checkpoint import load
+
+        log.info("using the learned policy from %s", folder)
+        return load(folder)[0]
+    return POLICIES["maxent"]()
 
 
 def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
@@ -180,7 +199,7 @@ class Agent:
             tools=tools,
             understander=understander,
             backend=backend,
-            policy=policy or POLICIES[config.policy](),
+            policy=policy or _policy(config, settings),
             k=config.k,
             generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
         )
