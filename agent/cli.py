@@ -223,8 +223,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---- train -----------------------------------------------------------------------
+def cmd_train_policy(args: argparse.Namespace) -> int:
+    """Train the learned ask-vs-recommend policy on the MCR simulator (one JSON object last)."""
+    from agent.learning.cli import run
+
+    return run(args)
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
+    from agent.learning.cli import add_arguments as add_policy_arguments  # argparse only at load
+
+    p = train.add_parser("policy", help="train the learned ask-vs-recommend policy on simulated users")
+    add_policy_arguments(p)
+    p.set_defaults(func=cmd_train_policy)
     try:
         from recsys.seqrec import cli as seqrec_cli
     except ImportError:  # the sequential recommender is not part of this build
