@@ -152,7 +152,8 @@ class NeuralRecommender(BaseRecommender):
 
     def score(self, histories: Sequence[np.ndarray]) -> torch.Tensor:
         """(B, n_items + 1) next-item scores, in eval mode."""
-        self.model.eval()
+        if self.model.training:
+            self.model.eval()
         return model_scores(self.model, histories)
 
     def tensors(self) -> dict[str, torch.Tensor]:

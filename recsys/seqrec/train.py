@@ -120,7 +120,7 @@ def resolve_device(name: str) -> torch.device:
 @torch.inference_mode()
 def model_scores(model: SASRec, histories: Sequence[np.ndarray], device: torch.device | None = None) -> torch.Tensor:
     """(B, n_items + 1) next-item scores for raw histories (the newest ``max_len`` items are read)."""
-    device = device or next(model.parameters()).device
+    device = device or model.item_emb.weight.device
     seq = left_pad([np.asarray(h, np.int64)[-model.cfg.max_len :] for h in histories]).to(device)
     return model.next_item_scores(seq)
 
