@@ -94,7 +94,7 @@ def build_demo(agent: Any) -> gr.Blocks:
 
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(elem_id="chat", height=380, label="Chat", buttons=["copy"])
+                chatbot = gr.Chatbot(elem_id="chat", height=380, label="Chat", show_label=False, buttons=["copy"])
                 status = gr.Markdown("", elem_id="turn-status")
                 card_cols, card_texts, card_buttons = [], [], []
                 with gr.Row(elem_id="cards"):
@@ -268,7 +268,12 @@ def build_demo(agent: Any) -> gr.Blocks:
                 for row in current.instructions:
                     with gr.Row(elem_classes="mem-item mem-instruction", equal_height=True):
                         text = gr.Textbox(
-                            value=row.text, info=row.meaning or None, show_label=False, scale=4, max_lines=2
+                            value=row.text,
+                            info=row.meaning or None,
+                            show_label=False,
+                            scale=4,
+                            max_lines=2,
+                            interactive=True,
                         )
                         save = gr.Button("Save", size="sm", scale=0, min_width=50, elem_classes="mem-save")
                         drop = gr.Button("Delete", size="sm", variant="stop", scale=0, min_width=60)
@@ -281,7 +286,9 @@ def build_demo(agent: Any) -> gr.Blocks:
                     gr.Markdown("Nothing inferred yet.", elem_classes="mem-empty")
                 for pref in current.preferences:
                     with gr.Row(elem_classes="mem-item mem-preference", equal_height=True):
-                        text = gr.Textbox(value=pref.text, show_label=False, scale=4, max_lines=1, min_width=140)
+                        text = gr.Textbox(
+                            value=pref.text, show_label=False, scale=4, max_lines=1, min_width=140, interactive=True
+                        )
                         conf = gr.Number(
                             value=pref.confidence,
                             minimum=0,
@@ -290,9 +297,12 @@ def build_demo(agent: Any) -> gr.Blocks:
                             show_label=False,
                             scale=1,
                             min_width=70,
+                            interactive=True,
                         )
                         save = gr.Button("Save", size="sm", scale=0, min_width=50)
-                        drop = gr.Button("Delete", size="sm", variant="stop", scale=0, min_width=60)
+                        drop = gr.Button(
+                            "Delete", size="sm", variant="stop", scale=0, min_width=60, elem_classes="mem-delete"
+                        )
                     save.click(edit_preference(pref.id), inputs=[session, text, conf], outputs=[view, picture])
                     drop.click(delete("preferences", pref.id), inputs=[session], outputs=[view, picture])
 
@@ -304,7 +314,9 @@ def build_demo(agent: Any) -> gr.Blocks:
                 for interest in current.interests:
                     with gr.Row(elem_classes="mem-item mem-interest", equal_height=True):
                         gr.Markdown(f"{interest.name} · *{interest.relation}*", elem_classes="mem-name")
-                        weight = gr.Number(value=interest.weight, step=0.1, show_label=False, scale=1, min_width=70)
+                        weight = gr.Number(
+                            value=interest.weight, step=0.1, show_label=False, scale=1, min_width=70, interactive=True
+                        )
                         save = gr.Button("Save", size="sm", scale=0, min_width=50)
                         drop = gr.Button("Delete", size="sm", variant="stop", scale=0, min_width=60)
                     save.click(edit_interest(interest.entity), inputs=[session, weight], outputs=[view, picture])

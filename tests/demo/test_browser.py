@@ -320,6 +320,25 @@ def test_two_sessions_are_isolated_and_survive_abuse(server: DemoServer, browser
     shot(carol, "10-carol")
     shot(dave, "11-dave")
 
+    # Memory is editable and deletable from the panel; a new conversation keeps it.
+    carol.locator("#mem-instructions textarea").first.fill("never recommend musicals")
+    carol.locator("#mem-instructions .mem-save").first.click()
+    carol.wait_for_function(
+        "() => [...document.querySelectorAll('#mem-instructions textarea')].map(e => e.value).join('|')"
+        " === 'never recommend musicals'",
+        timeout=TURN_TIMEOUT_MS,
+    )
+    prefs = carol.locator("#mem-preferences .mem-preference")
+    if prefs.count():
+        n = prefs.count()
+        carol.locator("#mem-preferences .mem-delete").first.click()
+        carol.wait_for_function(
+            "(n) => document.querySelectorAll('#mem-preferences .mem-preference').length === n - 1", arg=n
+        )
+    carol.locator("#new-conversation").click()
+    carol.wait_for_function("() => document.querySelectorAll('#chat [data-testid=\"user\"]').length === 0")
+    assert instructions(carol) == ["never recommend musicals"]
+
     # A long message, a malformed one, and markup: each gets an answer; nothing runs in the page.
     reply = say(carol, "x" * 5000)
     assert "too long" in reply, reply
@@ -343,7 +362,7 @@ def test_two_sessions_are_isolated_and_survive_abuse(server: DemoServer, browser
     # The session still works, and memory stayed where it belongs.
     reply = say(carol, "hi")
     assert reply.startswith("Hi"), reply
-    assert instructions(carol) == ["never recommend westerns"]
+    assert instructions(carol) == ["never recommend musicals"]
     assert no_error_toasts(carol) and no_error_toasts(dave)
     shot(carol, "12-carol-after-abuse")
     carol.context.close()
