@@ -1,0 +1,144 @@
+"""``tastebud train policy``: train the learned ask-vs-recommend policy on the MCR simulator.
+
+Splits users by a seeded hash (80% train, of which 10% validate; 20% held out), trains a double
+DQN, saves checkpoints and a learning curve, distils a decision tree, then evaluates the learned
+policy, the tree and the baselines on the held-out users. Imports only argparse at load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of ``tastebud train policy``."""
+    p.add_argument("--dataset", default="ml-100k", help="ml-100k, movielens:VARIANT, or a generic catalog folder")
+    p.add_argument("--episodes", type=int, default=3000, help="training episodes")
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu"], help="auto = cpu: the MLP is tiny, episodes dominate"
+    )
+    p.add_argument("--question", choices=["multi", "binary"], default="multi")
+    p.add_argument("--seed", type=int, default=0, help="training seed, and the seed of the held-out evaluation")
+    p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates in the simulator")
+    p.add_argument("--max-turns", type=int, default=15)
+    p.add_argument("-k", type=int, default=10, help="items per list")
+    p.add_argument("--tree-depth", type=int, default=4)
+    p.add_argument(
+        "--out",
+        help="run folder: checkpoints, curve.png, results.json (default runs/policy/<dataset>-<question>-<seed>)",
+    )
+    p.add_argument("--save", help="final checkpoint folder (default: the agent's cache path for this catalog)")
+    p.add_argument("--no-save", action="store_true", help="keep the checkpoint in --out only")
+    p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, save, evaluate; print a summary and one JSON object last."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    import torch
+
+    from agent.learning import checkpoint
+    from agent.learning.dqn import DQNConfig, evaluate, plot_curve, split_users, train
+    from agent.learning.features import FeatureConfig
+    from agent.learning.policy import LearnedPolicy, policy_dir
+    from agent.learning.tree import collect, fit_tree
+    from agent.simulate.mcr import Environment, MCRConfig, make_policy
+    from recsys.datasets import load_catalog
+    from recsys.settings import Settings
+
+    torch.set_num_threads(1)
+    settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
+    catalog = load_catalog(args.dataset, settings)
+    mcr = MCRConfig(max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender)
+    features = FeatureConfig(question=args.question, max_turns=args.max_turns)
+    config = DQNConfig(episodes=args.episodes, seed=args.seed, eval_every=max(50, args.episodes // 4))
+    out = Path(args.out or f"runs/policy/{Path(args.dataset).name}-{args.question}-{args.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    env = Environment(catalog, mcr, seed=0)
+    pool, held_out = split_users(env.targets, held_out=0.2, seed=0)
+    train_targets, val_targets = split_users(pool, held_out=0.1, seed=1)
+    val_targets = val_targets[:100]
+    env_s = time.perf_counter() - t0
+    meta = {
+        "dataset": catalog.name,
+        "question": args.question,
+        "seed": args.seed,
+        "episodes": args.episodes,
+        "mcr": {k: v for k, v in asdict(mcr).items() if k != "maxent"},
+        "dqn": asdict(config),
+        "users": {
+            "train_targets": len(train_targets),
+            "val_targets": len(val_targets),
+            "held_out_targets": len(held_out),
+        },
+    }
+
+    def on_eval(net: torch.nn.Module, row: dict[str, float], is_best: bool) -> None:
+        checkpoint.save(out / "last", net, features, {**meta, "row": row})  # type: ignore[arg-type]
+        if is_best:
+            checkpoint.save(out / "best", net, features, {**meta, "row": row})  # type: ignore[arg-type]
+
+    result = train(env, train_targets, val_targets, features, config, on_eval=on_eval, progress=not args.no_progress)
+    curve_png = plot_curve(result.curve, out / "curve.png", f"{catalog.name} {args.question} seed {args.seed}")
+    learned = LearnedPolicy(result.net, features)
+    t1 = time.perf_counter()
+    x, _, acts = collect(env, train_targets[:600], learned, seed=2_000 + args.seed)
+    tree = fit_tree(x, acts, features, max_depth=args.tree_depth, seed=args.seed)
+    tree_s = time.perf_counter() - t1
+    (out / "tree.txt").write_text(tree.rules() + "\n")
+    meta = {**meta, "best": result.best, "train_s": round(result.wall_s, 1)}
+    checkpoint.save(out / "best", result.net, features, meta, tree)
+    saved = None
+    if not args.no_save:
+        saved = checkpoint.save(
+            Path(args.save or policy_dir(settings.cache_dir, args.dataset, args.question)),
+            result.net,
+            features,
+            meta,
+            tree,
+        )
+
+    figures: dict[str, dict[str, float]] = {}
+    if not args.no_eval:
+        seed = args.seed
+        makers = {
+            "learned": lambda _i: learned,
+            "tree": lambda _i: tree,
+            **{
+                name: (lambda i, n=name: make_policy(n, mcr, seed * 1_000_003 + i))
+                for name in ("maxent", "random", "always-recommend")
+            },
+        }
+        for name, make in makers.items():
+            t2 = time.perf_counter()
+            figures[name] = {**evaluate(env, held_out, make, seed), "wall_s": round(time.perf_counter() - t2, 1)}
+            log.info("held-out %s %s", name, figures[name])
+    payload = {
+        "dataset": catalog.name,
+        "question": args.question,
+        "seed": args.seed,
+        "episodes": args.episodes,
+        "env_s": round(env_s, 1),
+        "train_s": round(result.wall_s, 1),
+        "tree_s": round(tree_s, 1),
+        "best_val": {k: v for k, v in result.best.items() if k != "state"},
+        "held_out_targets": len(held_out),
+        "held_out": figures,
+        "checkpoint": str(saved or out / "best"),
+        "curve": str(curve_png),
+    }
+    (out / "results.json").write_text(json.dumps({**payload, "curve_rows": result.curve}, indent=2))
+    for name, f in figures.items():
+        print(f"{name:18s} SR@15 {f['SR@15']:.3f}  hDCG {f['hDCG']:.3f}  AT {f['AT']:.2f}")  # noqa: T201
+    print(json.dumps(payload))  # noqa: T201
+    return 0

@@ -1,0 +1,122 @@
+"""Policies that read a trained checkpoint: the Q-network's and the decision tree's.
+
+Both implement ``agent.policy.Policy`` (``decide(obs) -> Ask | Recommend``) over the state
+vector and shortlist of ``agent.learning.features``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.learning.features import FeatureConfig, State, featurize
+from agent.learning.network import QNet
+from agent.policy import Action, Observation, Recommend
+
+
+def _act(state: State, a: int, obs: Observation) -> Action:
+    return Recommend(obs.k) if a == 0 else state.asks[a - 1]
+
+
+@dataclass
+class LearnedPolicy:
+    """Greedy in the Q-network's values over the legal actions.
+
+    Attributes:
+        net: The trained Q-network (kept in eval mode, on CPU).
+        features: The state vector it was trained on.
+        epsilon: Exploration rate (training only): a uniformly random legal action with this probability.
+        rng: Generator of the exploration.
+    """
+
+    net: QNet
+    features: FeatureConfig
+    epsilon: float = 0.0
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def state_action(self, obs: Observation) -> tuple[State, int]:
+        """The featurised state and the chosen action index (0 = recommend)."""
+        state = featurize(obs, self.features)
+        legal = np.flatnonzero(state.mask)
+        if len(legal) == 1:
+            return state, 0
+        if self.epsilon > 0 and self.rng.random() < self.epsilon:
+            return state, int(legal[self.rng.integers(len(legal))])
+        with torch.inference_mode():
+            q = self.net(torch.from_numpy(state.x)[None])[0].numpy()
+        q = np.where(state.mask, q, -np.inf)
+        return state, int(np.argmax(q))
+
+    def decide(self, obs: Observation) -> Action:
+        """Recommend or ask the shortlist question of highest value."""
+        state, a = self.state_action(obs)
+        return _act(state, a, obs)
+
+    def decide_from(self, state: State, a: int, obs: Observation) -> Action:
+        """The action of index ``a`` in a featurised state (0 = recommend)."""
+        return _act(state, a, obs)
+
+
+@dataclass(frozen=True)
+class TreePolicy:
+    """A depth-limited decision tree over the named state features (readable as rules).
+
+    The tree is stored as sklearn's flat arrays (``tree_.feature`` etc.), so deciding needs only numpy.
+
+    Attributes:
+        features: The state vector it reads.
+        feature: Split feature per node (-2 at leaves).
+        threshold: Split threshold per node (go left when ``x[feature] <= threshold``).
+        left: Left child per node (-1 at leaves).
+        right: Right child per node (-1 at leaves).
+        value: Per node, a score per action (class counts); the leaf's best legal action is taken.
+    """
+
+    features: FeatureConfig
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+
+    def leaf(self, x: np.ndarray) -> int:
+        """Index of the leaf a state vector falls in."""
+        node = 0
+        while self.left[node] != -1:
+            node = int(self.left[node] if x[self.feature[node]] <= self.threshold[node] else self.right[node])
+        return node
+
+    def decide(self, obs: Observation) -> Action:
+        """The leaf's most frequent action among the legal ones."""
+        state = featurize(obs, self.features)
+        scores = np.where(state.mask, self.value[self.leaf(state.x)], -np.inf)
+        return _act(state, int(np.argmax(scores)), obs)
+
+    def rules(self) -> str:
+        """The tree as indented if/else text."""
+        names = self.features.feature_names()
+        lines: list[str] = []
+
+        def walk(node: int, depth: int) -> None:
+            pad = "  " * depth
+            if self.left[node] == -1:
+                a = int(np.argmax(self.value[node]))
+                lines.append(f"{pad}-> {'recommend' if a == 0 else f'ask q{a - 1}'}")
+                return
+            name, t = names[self.feature[node]], self.threshold[node]
+            lines.append(f"{pad}if {name} <= {t:.3f}:")
+            walk(int(self.left[node]), depth + 1)
+            lines.append(f"{pad}else:  # {name} > {t:.3f}")
+            walk(int(self.right[node]), depth + 1)
+
+        walk(0, 0)
+        return "\n".join(lines)
+
+
+def policy_dir(cache_dir: Path, dataset: str, question: str = "multi") -> Path:
+    """Where the agent looks for a trained policy of a catalog (multi-choice questions: the agent's kind)."""
+    suffix = "" if question == "multi" else f"-{question}"
+    return Path(cache_dir) / "models" / f"{Path(dataset).name}-policy{suffix}"
