@@ -337,7 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="openai: server root")
     p.add_argument("--model", help="openai: model name")
     p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
-    p.add_argument("--policy", default="maxent", choices=["maxent", "random", "always-recommend"])
+    p.add_argument(
+        "--policy",
+        default="auto",
+        choices=["auto", "maxent", "random", "always-recommend"],
+        help="auto: the learned policy when one is saved, else maxent",
+    )
     p.add_argument("-k", type=int, default=5, help="items per recommendation list (the demo shows up to 5 cards)")
     p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
     p.set_defaults(func=cmd_demo)
