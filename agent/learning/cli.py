@@ -28,6 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=int, default=15)
     p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--tree-depth", type=int, default=4)
+    p.add_argument("--gamma", type=float, default=0.95, help="discount")
+    p.add_argument(
+        "--success-reward",
+        choices=["flat", "hdcg"],
+        default="flat",
+        help="flat (UNICORN) or the hDCG gain of the success",
+    )
     p.add_argument(
         "--out",
         help="run folder: checkpoints, curve.png, results.json (default runs/policy/<dataset>-<question>-<seed>)",
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from agent.learning import checkpoint
-    from agent.learning.dqn import DQNConfig, evaluate, plot_curve, split_users, train
+    from agent.learning.dqn import DQNConfig, RewardConfig, evaluate, plot_curve, split_users, train
     from agent.learning.features import FeatureConfig
     from agent.learning.policy import LearnedPolicy, policy_dir
     from agent.learning.tree import collect, fit_tree
@@ -59,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.dataset, settings)
     mcr = MCRConfig(max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender)
     features = FeatureConfig(question=args.question, max_turns=args.max_turns)
-    config = DQNConfig(episodes=args.episodes, seed=args.seed, eval_every=max(50, args.episodes // 4))
+    config = DQNConfig(
+        episodes=args.episodes,
+        seed=args.seed,
+        eval_every=max(50, args.episodes // 4),
+        gamma=args.gamma,
+        reward=RewardConfig(success_shape=args.success_reward),
+    )
     out = Path(args.out or f"runs/policy/{Path(args.dataset).name}-{args.question}-{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from agent.learning.network import QNet, QNetConfig, masked_argmax
 from agent.learning.policy import LearnedPolicy
 from agent.policy import Ask, Observation, Policy
 from agent.simulate.mcr import Environment, EpisodeResult, run_fast
-from agent.simulate.metrics import mcr_metrics
+from agent.simulate.metrics import hdcg_gain, mcr_metrics
 from agent.simulate.users import Target, TruthfulUser
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class RewardConfig:
         accepted_question: The user picks an option / answers yes.
         rejected_question: The user picks none / answers no.
         out_of_turns: Added at the last turn of a failed episode.
+        success_shape: "flat" (UNICORN: ``success`` whatever the turn and rank) or "hdcg" (``success``
+            times the hDCG gain of the accepted turn and rank: the metric as the reward).
     """
 
     success: float = 1.0
@@ -49,6 +51,11 @@ class RewardConfig:
     accepted_question: float = 0.01
     rejected_question: float = -0.1
     out_of_turns: float = -0.3
+    success_shape: Literal["flat", "hdcg"] = "flat"
+
+    def __post_init__(self) -> None:
+        if self.success_shape not in ("flat", "hdcg"):
+            raise ValueError(f"success_shape must be flat or hdcg, got {self.success_shape!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +139,12 @@ def step_rewards(
     for n, (_, _, ask) in enumerate(steps):
         if ask is None:
             last_success = result.turn is not None and n == len(steps) - 1
-            out[n] = reward.success if last_success else reward.rejected_list
+            if not last_success:
+                out[n] = reward.rejected_list
+            elif reward.success_shape == "hdcg" and result.turn is not None and result.rank is not None:
+                out[n] = reward.success * hdcg_gain(result.turn, result.rank)
+            else:
+                out[n] = reward.success
         else:
             out[n] = reward.accepted_question if user.answer(ask).chosen else reward.rejected_question
     if result.turn is None and len(steps) >= env.config.max_turns:
