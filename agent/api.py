@@ -207,6 +207,15 @@ class Agent:
         conn.execute("PRAGMA journal_mode=WAL")
         return cls(services, SqliteSaver(conn), memory)
 
+    def warm_up(self) -> Agent:
+        """Load what loads lazily (the sentence encoder, the LLM) so the first reply is not the slow one."""
+        self.services.understander.read("warm up")
+        backend = self.services.backend
+        load = getattr(backend, "load", None)
+        if callable(load):
+            load()
+        return self
+
     # ---- chat ------------------------------------------------------------------------------
     def _thread(self, user_id: str, thread_id: str | None) -> str:
         # Conversations are keyed by user, so a thread id from another user reaches nothing.

@@ -347,12 +347,15 @@ def _labels(atoms: list[Atom]) -> list[str]:
 def _new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
     """Start a new search from a request: its constraints, mood and text."""
     atoms = [a for a in turn.atoms if a.is_hard] if keep_atoms else []
+    # What the request already fixes is not asked again ("a comedy" -> no genre question).
+    known = ["genre"] if any(a.field == "genre" and a.op == "only" for a in atoms) else []
+    known += ["decade"] if any(a.field == "year" for a in atoms) else []
     return {
         "search": [[a.model_dump(mode="json") for a in atoms]] if atoms else [],
         "wanted": _labels(atoms),
         "mood_genres": list(turn.mood_genres),
         "query": turn.text,
-        "asked": [],
+        "asked": known,
         "pending": None,
         "rejected_lists": 0,
     }

@@ -147,6 +147,8 @@ CUES: list[tuple[Intent, re.Pattern[str]]] = [
             r"\bsomething else\b",
             r"\bnot (?:that|this|those|these)(?: one)?\b",
             r"\bnot interested\b",
+            rf"\bnot (?:the )?(?:{'|'.join(_ORDINALS)}|last)(?: one| film| movie| pick)?\b",
+            r"\bnot (?:#|number )[1-9]\b",
             r"^(?:nah|nope)\b",
             r"\bi (?:don'?t|do not) (?:like|want) (?:these|those|that one|this one|them)\b",
             r"\b(?:other|different) (?:options|ones|films|movies|picks)\b",
@@ -346,7 +348,7 @@ class Understander:
                 short = f"{value[2:4]}s"  # "90s"
                 if re.search(rf"\b{short}\b|\b{value[:4]}\b", folded) and value not in chosen:
                     chosen.append(value)
-        if not chosen:
+        if not chosen and not re.search(r"\bnot\b", folded):
             ordinal = [
                 question.options[i][0]
                 for i in (_ORDINALS[m.group(1)] for m in _ORDINAL.finditer(folded))

@@ -375,11 +375,9 @@ def build_demo(agent: Any) -> gr.Blocks:
 
 
 def _warm_up(agent: Any) -> None:
-    """Load the sentence encoder now, so the first visitor's first message is not the slow one."""
+    """Load the lazily loaded models now, so the first visitor's first message is not the slow one."""
     try:
-        encoder = getattr(agent.services.understander, "encoder", None)
-        if encoder is not None:
-            encoder.encode(["warm up"])
+        agent.warm_up()
     except Exception:  # only an optimisation
         log.warning("warm-up failed", exc_info=True)
 

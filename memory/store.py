@@ -401,8 +401,11 @@ class SQLiteStore:
                 else:
                     weight = decay(row[0], datetime.fromisoformat(row[3]), now)
                     evidence, vias = row[1], json.loads(row[2])
-                if via is not None:
+                # Only liked items explain an interest: a rejected film must never be cited as its source.
+                if via is not None and delta > 0:
                     vias = ([via] + [v for v in vias if v != via])[:5]
+                elif via is not None:
+                    vias = [v for v in vias if v != via]
                 con.execute(
                     "INSERT OR REPLACE INTO interests (user_id, entity, relation, weight, evidence, via, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -133,3 +133,17 @@ def test_item_question_and_acceptance(agent: Agent) -> None:
     reply = agent.chat("jay", "I'll watch the first one")
     assert reply.intent == "accept" and listed.recommendations[0].title in reply.text
     assert listed.recommendations[0].item_id in agent.services.tools.history("jay")
+
+
+def test_a_request_that_fixes_the_genre_is_not_asked_the_genre(agent: Agent) -> None:
+    reply = agent.chat("kim", "recommend me a comedy")
+    assert reply.action == "recommend" or (reply.question is not None and reply.question.attribute != "genre")
+
+
+def test_a_rejected_film_is_never_cited_as_a_reason(agent: Agent) -> None:
+    listed = get_recommendations(agent, "lea", "a comedy please")
+    rejected = listed.recommendations[0]
+    agent.chat("lea", "The first one is not for me")
+    later = get_recommendations(agent, "lea", "another comedy please")
+    assert all(rejected.title not in r.reason for r in later.recommendations)
+    assert rejected.item_id not in {r.item_id for r in later.recommendations}

@@ -98,3 +98,11 @@ def test_a_capable_llm_places_messages_the_patterns_cannot(reader: Understander)
     assert len(prompts) == 1
     nonsense = Understander(reader.resolver, reader.extractor, reader.encoder, complete=lambda p: "banana")
     assert nonsense.read("meh, whatever else you've got").intent == "request"
+
+
+def test_negated_ordinals_reject_and_never_answer(reader: Understander) -> None:
+    genre = PendingQuestion("genre", (("Comedy", "Comedy"), ("Drama", "Drama")))
+    for message in ("not the second one", "The second one is not for me", "not #2"):
+        for question in (None, genre):
+            turn = reader.read(message, SHOWN, question)
+            assert turn.intent == "reject" and turn.items == ["181"], (message, question)
