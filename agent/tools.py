@@ -168,7 +168,9 @@ class Toolbox:
             return _RELATION_WORDS[rel].format(title=self.catalog.titles[other])
         paths = self.memory.explain(user_id, item_id, k=1)
         if paths and paths[0].weight > 0:
-            return paths[0].text
+            text = paths[0].text
+            title = self.catalog.titles[item_id]
+            return text[len(title) + 4 :] if text.startswith(f"{title} is ") else text  # the card shows the title
         item = self.catalog.get(item_id)
         matched = [w for w in wanted if w in item.genres or w == decade_of(item.year)]
         if matched:
