@@ -101,7 +101,7 @@ def main() -> None:
         ckpt = torch.load(args.score_only, map_location="cpu", weights_only=False)
         trainer.model.load_state_dict(ckpt["state_dict"])
         best_valid = ckpt["best_valid_score"]
-        cut_short = {"checkpoint": args.score_only, "best_epoch": int(ckpt["cur_epoch"])}
+        cut_short = {"checkpoint": args.score_only, "best_epoch": int(ckpt["epoch"])}
         if args.log:
             pattern = re.compile(r"epoch (\d+) training \[time: ([0-9.]+)s")
             epoch_seconds = [float(m.group(2)) for m in pattern.finditer(open(args.log).read())]
