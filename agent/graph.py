@@ -145,7 +145,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {
             "rejected": state.get("rejected", []) + targets,
             "rejected_lists": state.get("rejected_lists", 0) + int(whole_list),
-            "facts": ["No problem, here are some others."] if targets else [],
+            "facts": ["No problem."] if targets else [],
             "memory_changes": [f"not for you: {titles[i]}" for i in targets],
             "pending": None,
         }
@@ -211,8 +211,8 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         history_len=len(history),
     )
     action = svc.policy.decide(obs)
-    # After a rejection or a critique the user wants other picks now, not another question.
-    wants_picks = turn.just_recommend or turn.intent in ("reject", "critique", "like")
+    # After a critique or a liked film the user wants picks now; after a rejection the policy may ask.
+    wants_picks = turn.just_recommend or turn.intent in ("critique", "like")
     if isinstance(action, Ask) and not wants_picks:
         options = [[o.value, o.label] for o in action.options]
         key = action.attribute if len(options) > 1 else f"{action.attribute}={options[0][0]}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -141,20 +141,26 @@ class Toolbox:
         return Scored(idx[order], scores[idx][order])
 
     # ---- reasons and facts ----------------------------------------------------------------------
+    @lru_cache(maxsize=8192)  # noqa: B019 (one Toolbox per agent; items are few and their links never change)
+    def _links(self, item_id: str) -> dict[str, frozenset[str]]:
+        """Relation -> entities of an item, for the relations reasons use."""
+        kg = self.catalog.kg
+        assert kg is not None
+        return {rel: frozenset(e for _, e in kg.entities_of(item_id, rel)) for rel in _REASON_RELATIONS}
+
     def kg_link(self, item_id: str, others: Sequence[str]) -> tuple[str, str] | None:
         """(relation, other item) for the strongest KG link from ``item_id`` to one of ``others``."""
         kg = self.catalog.kg
         if kg is None:
             return None
-        mine = {rel: {e for _, e in kg.entities_of(item_id, rel)} for rel in _REASON_RELATIONS}
+        mine = self._links(item_id)
         own = kg.entity_of_item.get(item_id)
         for rel in _REASON_RELATIONS:
             for other in reversed(others):  # most recent first
                 if other == item_id:
                     continue
-                theirs = {e for _, e in kg.entities_of(other, rel)}
-                other_node = kg.entity_of_item.get(other)
-                if rel in ("sequel", "prequel") and (other_node in mine[rel] or own in theirs):
+                theirs = self._links(other)[rel]
+                if rel in ("sequel", "prequel") and (kg.entity_of_item.get(other) in mine[rel] or own in theirs):
                     return rel, other
                 if mine[rel] & theirs:
                     return rel, other

@@ -292,4 +292,5 @@ ROLE_WORDS: dict[str, str] = {
     "producer": r"(?:producer|produced)",
     "production_company": r"(?:studio|company|production company)",
     "cinematographer": r"(?:cinematographer|dp|director of photography)",
+    "actor": r"(?:actor|actress|star|cast member)",
 }

@@ -205,7 +205,9 @@ class Resolver:
         for relation, words in ROLE_WORDS.items():
             out.append(
                 (
-                    re.compile(rf"\b(?:the |a |whoever |anyone who |person who )?{words}(?: of| behind| by)?\s+"),
+                    re.compile(
+                        rf"\b(?:the |an? |whoever |anyone who |person who )?{words}(?: of| behind| by| in| from)?\s+"
+                    ),
                     relation,
                 )
             )
@@ -224,8 +226,13 @@ class Resolver:
                 if hit is None:
                     continue
                 item_id, n = hit
-                end = m.end() + len(" ".join(rest[:n]))
                 ents = [e for _, e in kg.entities_of(item_id, relation)]
+                # "an actor in Kingpin and Dumb & Dumber" (how the KG names unnamed people): the one in both.
+                if len(rest) > n + 1 and rest[n] == "and" and (second := self.title_at(rest[n + 1 :])) is not None:
+                    shared = [e for e in ents if e in {x for _, x in kg.entities_of(second[0], relation)}]
+                    if shared:
+                        ents, n = shared, n + 1 + second[1]
+                end = m.end() + len(" ".join(rest[:n]))
                 title = self.catalog.titles[item_id]
                 role = relation.replace("_", " ")
                 if not ents:
@@ -234,6 +241,11 @@ class Resolver:
                     )
                     continue
                 for ent in ents:
-                    label = kg.names.get(ent) or f"the {role} of {title}"
+                    if ent in kg.names:
+                        label = kg.names[ent]
+                    elif len(ents) == 1:
+                        label = kg.name(ent, self.catalog.titles, relation=relation)
+                    else:
+                        label = f"an {role} in {title}" if relation == "actor" else f"the {role} of {title}"
                     found.append(Mention("entity", ent, label, m.start(), end))
         return found

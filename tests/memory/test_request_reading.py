@@ -105,3 +105,19 @@ def test_standing_instructions_still_need_and_have_a_cue(
 def test_feedback_on_a_film_is_neither_a_rule_nor_a_request(ex: PatternExtractor, text: str) -> None:
     ext = ex.extract(text)
     assert not ext.is_instruction and not ext.request_atoms
+
+
+def test_people_named_the_way_the_kg_names_them(catalog) -> None:
+    """'an actor in Kingpin and Angus' is how unnamed actors are described: it must compile to that actor."""
+    from memory.instructions import PatternExtractor
+    from memory.resolve import Resolver
+
+    kg = catalog.kg
+    kingpin = next(i.id for i in catalog.items if i.title == "Kingpin")
+    actor = next(e for _, e in kg.entities_of(kingpin, "actor") if len(kg.items_of(e, "actor")) >= 2)
+    name = kg.name(actor, catalog.titles, relation="actor")
+    extraction = PatternExtractor(Resolver(catalog)).extract(f"never recommend anything with {name}")
+    (proposal,) = extraction.proposals
+    assert [(a.op, a.field, a.value) for a in proposal.atoms] == [("exclude", "entity", actor)]
+    everyone = PatternExtractor(Resolver(catalog)).extract("nothing with an actor in Kingpin ever again")
+    assert len(everyone.proposals[0].atoms) == len(kg.entities_of(kingpin, "actor"))
