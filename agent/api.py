@@ -78,7 +78,7 @@ class AgentConfig:
 
 def model_dir(settings: Settings, dataset: str, kind: str) -> Path:
     """Where a trained recommender for a dataset is cached (``tastebud train seqrec --save`` target)."""
-    return settings.cache_dir / "models" / f"{Path(dataset).name}-{kind}"
+    return settings.model_dir(dataset, kind)
 
 
 def learned_policy_dir(settings: Settings, dataset: str) -> Path:

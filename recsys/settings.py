@@ -63,6 +63,10 @@ class Settings:
         """Folder of cached retrieval indexes."""
         return self.cache_dir / "indexes"
 
+    def model_dir(self, dataset: str, kind: str) -> Path:
+        """Where a trained model of a dataset is cached (the agent loads it from here)."""
+        return self.cache_dir / "models" / f"{Path(str(dataset)).name}-{kind}"
+
     @property
     def data_dir(self) -> Path:
         """Folder for per-user data (memory, conversations) unless an app sets its own."""

@@ -20,6 +20,7 @@ from recsys.seqrec.data import leave_one_out, load_sequences
 from recsys.seqrec.evaluate import PROTOCOLS, evaluate
 from recsys.seqrec.recommender import RECOMMENDERS, create, save
 from recsys.seqrec.train import TrainConfig, resolve_device
+from recsys.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dropout", type=float, help="dropout (default 0.2; BERT4Rec 0.1)")
     parser.add_argument("--checkpoint-dir", type=Path, help="write last.pt here every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
-    parser.add_argument("--save", type=Path, help="save the best model here (model.safetensors + config.json)")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="save the best model here (model.safetensors + config.json); default: the cache's models/<dataset>-<model>, "
+        "where the agent looks for it",
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not save the trained model")
     parser.add_argument(
         "--protocols",
         nargs="+",
@@ -97,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
     fit = rec.fit(split, cfg)
     train_seconds = time.perf_counter() - t0
     metrics = evaluate(rec.score, split, "test", args.protocols, seed=cfg.seed)
-    if args.save:
+    if args.save is None and not args.no_save:
+        args.save = Settings.from_env().model_dir(args.dataset, args.model)
+    if args.save and not args.no_save:
         save(rec, args.save)
     result = {
         "dataset": data.stats(),
@@ -113,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds_per_epoch": round(fit.seconds_per_epoch, 3),
         "train_seconds": round(train_seconds, 1),
         "test": metrics,
-        "saved_to": str(args.save) if args.save else None,
+        "saved_to": str(args.save) if args.save and not args.no_save else None,
     }
     print(f"{args.model} on {data.name}: {fit.epochs_trained} epochs (best {fit.best_epoch}), {train_seconds:.0f}s")  # noqa: T201
     print(f"{'protocol':<20} {'HR@10':>8} {'NDCG@10':>8} {'MRR':>8}")  # noqa: T201

@@ -39,6 +39,7 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
             "--device",
             "cpu",
             "--no-progress",
+            "--no-save",  # the default target is the agent's model folder in the user cache
             "--json",
             "--protocols",
             "full",
