@@ -110,10 +110,9 @@ def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
         if (saved / "config.json").is_file():
             return load(saved)
         log.warning(
-            "no trained SASRec for %s yet: using item-kNN. Train one with: tastebud train seqrec --dataset %s --save %s",
-            config.dataset,
-            config.dataset,
+            "no trained SASRec in %s yet: using item-kNN. Train one with: tastebud train seqrec --dataset %s",
             saved,
+            config.dataset,
         )
         kind = "itemknn"
     else:
