@@ -262,6 +262,24 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_simulate)
 
 
+def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that configure an agent (``chat`` and ``demo``)."""
+    p.add_argument("--dataset", default="ml-100k")
+    p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
+    p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument("--base-url", help="openai: server root")
+    p.add_argument("--model", help="openai: model name")
+    p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
+    p.add_argument(
+        "--policy",
+        default="auto",
+        choices=["auto", "maxent", "random", "always-recommend"],
+        help="auto: the learned policy when one is saved for the catalog, else maxent",
+    )
+    p.add_argument("-k", type=int, default=5, help="items per recommendation list")
+    p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     parser = argparse.ArgumentParser(prog="tastebud", description="Tastebud: a personal conversational recommender.")
@@ -316,35 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True, help="who is chatting: memory is kept per user")
     p.add_argument("--thread", help="conversation id (default: the user's default conversation)")
     p.add_argument("--message", help="send one message and exit")
-    p.add_argument("--dataset", default="ml-100k")
-    p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
-    p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
-    p.add_argument("--base-url", help="openai: server root")
-    p.add_argument("--model", help="openai: model name")
-    p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
-    p.add_argument("--policy", default="maxent", choices=["maxent", "random", "always-recommend"])
-    p.add_argument("-k", type=int, default=5, help="items per recommendation list")
-    p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
+    _add_agent_arguments(p)
     p.add_argument("--json", action="store_true", help="with --message: print the reply as JSON on the last line")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("demo", help="the Gradio demo in a browser: chat, cards, editable memory")
     p.add_argument("--host", default="127.0.0.1", help="interface to serve on (0.0.0.0 to share on a network)")
     p.add_argument("--port", type=int, default=7860, help="port to serve on")
-    p.add_argument("--dataset", default="ml-100k")
-    p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
-    p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
-    p.add_argument("--base-url", help="openai: server root")
-    p.add_argument("--model", help="openai: model name")
-    p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
-    p.add_argument(
-        "--policy",
-        default="auto",
-        choices=["auto", "maxent", "random", "always-recommend"],
-        help="auto: the learned policy when one is saved, else maxent",
-    )
-    p.add_argument("-k", type=int, default=5, help="items per recommendation list (the demo shows up to 5 cards)")
-    p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
+    _add_agent_arguments(p)
     p.set_defaults(func=cmd_demo)
 
     _add_train(sub)

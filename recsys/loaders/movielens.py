@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -58,66 +59,47 @@ def _find(zf: zipfile.ZipFile, name: str) -> str | None:
     return next((n for n in zf.namelist() if n.rsplit("/", 1)[-1] == name), None)
 
 
-def _load_100k(zf: zipfile.ZipFile, u_item: str, u_data: str) -> tuple[list[Item], InteractionColumns]:
-    items, lines = [], []
-    where = f"{zf.filename}:{u_item}"
-    for no, row in enumerate(_lines(zf, u_item, "latin-1"), start=1):
+def _rows(zf: zipfile.ZipFile, member: str, sep: str, width: int, field: str) -> Iterator[tuple[str, int, list[str]]]:
+    """(where, line, cells) of a delimited latin-1 file; a wrong field count fails with its line."""
+    where = f"{zf.filename}:{member}"
+    for no, row in enumerate(_lines(zf, member, "latin-1"), start=1):
         if not row.strip():
             continue
-        cells = row.split("|")
-        if len(cells) != 5 + len(ML100K_GENRES):
-            raise CatalogFormatError(
-                where, no, "genres", f"expected {5 + len(ML100K_GENRES)} '|' fields, got {len(cells)}"
-            )
+        cells = row.split(sep)
+        if len(cells) != width:
+            raise CatalogFormatError(where, no, field, f"expected {width} {sep!r}-separated fields, got {len(cells)}")
+        yield where, no, cells
+
+
+def _ratings(zf: zipfile.ZipFile, member: str, sep: str, items: list[Item]) -> InteractionColumns:
+    """user, item, rating, timestamp rows (u.data and ratings.dat share this shape)."""
+    cols = InteractionColumns(items)
+    for where, no, cells in _rows(zf, member, sep, 4, "rating"):
+        rating = parse_float(cells[2], where, no, "rating")
+        cols.add(cells[0], cells[1], rating, parse_int(cells[3], where, no, "timestamp"), where, no)
+    return cols
+
+
+def _load_100k(zf: zipfile.ZipFile, u_item: str, u_data: str) -> tuple[list[Item], InteractionColumns]:
+    items, lines = [], []
+    for where, no, cells in _rows(zf, u_item, "|", 5 + len(ML100K_GENRES), "genres"):
         title, year = _split_title(cells[1]) if cells[1] != "unknown" else ("unknown", None)
         genres = tuple(g for g, flag in zip(ML100K_GENRES, cells[5:]) if flag.strip() == "1" and g != "unknown")
         items.append(_item(where, no, id=cells[0], title=title, year=year, genres=genres))
         lines.append(no)
-    check_unique_ids(items, where, lines)
-    cols = InteractionColumns(items)
-    where = f"{zf.filename}:{u_data}"
-    for no, row in enumerate(_lines(zf, u_data, "latin-1"), start=1):
-        if not row.strip():
-            continue
-        cells = row.split("\t")
-        if len(cells) != 4:
-            raise CatalogFormatError(where, no, "rating", f"expected 4 tab-separated fields, got {len(cells)}")
-        cols.add(
-            cells[0],
-            cells[1],
-            parse_float(cells[2], where, no, "rating"),
-            parse_int(cells[3], where, no, "timestamp"),
-            where,
-            no,
-        )
-    return items, cols
+    check_unique_ids(items, f"{zf.filename}:{u_item}", lines)
+    return items, _ratings(zf, u_data, "\t", items)
 
 
 def _load_1m(zf: zipfile.ZipFile, movies: str, ratings: str) -> tuple[list[Item], InteractionColumns]:
     items, lines = [], []
-    where = f"{zf.filename}:{movies}"
-    for no, row in enumerate(_lines(zf, movies, "latin-1"), start=1):
-        if not row.strip():
-            continue
-        cells = row.split("::")
-        if len(cells) != 3:
-            raise CatalogFormatError(where, no, "genres", f"expected 3 '::' fields, got {len(cells)}")
+    for where, no, cells in _rows(zf, movies, "::", 3, "genres"):
         title, year = _split_title(cells[1])
         genres = tuple(g for g in cells[2].split("|") if g and g != "(no genres listed)")
         items.append(_item(where, no, id=cells[0], title=title, year=year, genres=genres))
         lines.append(no)
-    check_unique_ids(items, where, lines)
-    cols = InteractionColumns(items)
-    where = f"{zf.filename}:{ratings}"
-    for no, row in enumerate(_lines(zf, ratings, "latin-1"), start=1):
-        if not row.strip():
-            continue
-        cells = row.split("::")
-        if len(cells) != 4:
-            raise CatalogFormatError(where, no, "rating", f"expected 4 '::' fields, got {len(cells)}")
-        rating = parse_float(cells[2], where, no, "rating")
-        cols.add(cells[0], cells[1], rating, parse_int(cells[3], where, no, "timestamp"), where, no)
-    return items, cols
+    check_unique_ids(items, f"{zf.filename}:{movies}", lines)
+    return items, _ratings(zf, ratings, "::", items)
 
 
 def _csv_rows(zf: zipfile.ZipFile, member: str, required: tuple[str, ...]) -> tuple[str, list[tuple[int, dict]]]:
