@@ -11,7 +11,8 @@ from agent.api import Agent, AgentConfig
 from agent.llm import BackendConfig
 from recsys.settings import Settings
 
-TEMPLATE = AgentConfig(backend=BackendConfig(kind="template"), recommender="itemknn")
+# Pinned: "auto" would pick up whatever policy or model a developer trained into the real cache.
+TEMPLATE = AgentConfig(backend=BackendConfig(kind="template"), recommender="itemknn", policy="maxent")
 
 
 @pytest.fixture()
