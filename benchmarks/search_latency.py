@@ -72,21 +72,26 @@ def main() -> None:
     texts = [QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" #{i}") for i in range(config.queries)]
     index.search(texts[0], config.k, filters)  # warm-up
 
-    ours, base, encode = [], [], []
+    ours, base, encode, faiss_only = [], [], [], []
+    mask = catalog.mask(filters)
     for text in texts:
+        index.encoder.clear_cache()  # every query is encoded cold, as a new user message would be
         t = time.perf_counter()
         index.search(text, config.k, filters)
         ours.append(time.perf_counter() - t)
-        # Baseline: the same query encoded, then brute-force numpy scoring, masking and top-k.
+        index.encoder.clear_cache()
         t = time.perf_counter()
         q = index.encoder.encode(text)
-        scores = vectors @ q
-        scores[~catalog.mask(filters)] = -np.inf
-        np.argsort(-scores)[: config.k]
-        base.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        index.encoder.encode(text)
         encode.append(time.perf_counter() - t)
+        # Same vector: faiss with the in-search filter vs the baseline, numpy brute force + mask + top-k.
+        t = time.perf_counter()
+        index.search_vectors(q[None, :], config.k, filters)
+        faiss_only.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        scores = vectors @ q
+        scores[~mask] = -np.inf
+        np.argpartition(-scores, config.k)[: config.k]
+        base.append(time.perf_counter() - t)
 
     result = {
         "config": asdict(config),
@@ -97,14 +102,16 @@ def main() -> None:
         "encoder_load_s": round(encoder_s, 3),
         "search_p50_ms": round(percentile_ms(ours, 50), 3),
         "search_p95_ms": round(percentile_ms(ours, 95), 3),
-        "baseline_p50_ms": round(percentile_ms(base, 50), 3),
         "encode_p50_ms": round(percentile_ms(encode, 50), 3),
-        "p50_ratio_ours_over_baseline": round(np.median(ours) / np.median(base), 3),
+        "filtered_faiss_p50_ms": round(percentile_ms(faiss_only, 50), 3),
+        "bruteforce_baseline_p50_ms": round(percentile_ms(base, 50), 3),
+        "p50_ratio_faiss_over_bruteforce": round(np.median(faiss_only) / np.median(base), 3),
     }
     print(f"start-up {startup_s:.2f} s (catalog {catalog_s:.2f}, index {index_s:.2f}, encoder {encoder_s:.2f})")
     print(
         f"warm search p50 {result['search_p50_ms']} ms, p95 {result['search_p95_ms']} ms "
-        f"(query encoding p50 {result['encode_p50_ms']} ms); brute-force baseline p50 {result['baseline_p50_ms']} ms"
+        f"(query encoding p50 {result['encode_p50_ms']} ms); filtered faiss p50 {result['filtered_faiss_p50_ms']} ms "
+        f"vs numpy brute force {result['bruteforce_baseline_p50_ms']} ms"
     )
     print(json.dumps(result))
 

@@ -74,6 +74,11 @@ class TextEncoder:
         """A stable name for cache keys."""
         return self.model_path.name if self.config.model_path else "all-MiniLM-L6-v2"
 
+    def clear_cache(self) -> None:
+        """Forget cached vectors (benchmarks time cold encodes with it)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def encode(self, texts: list[str] | str, show_progress: bool = False) -> np.ndarray:
         """Encode texts to an (N, dim) float32 array of unit vectors (a 1-D vector for one string)."""
         single = isinstance(texts, str)
