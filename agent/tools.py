@@ -22,12 +22,13 @@ from recsys.seqrec.tool import RecommendTool
 
 # Relations that make a good one-line reason, most telling first.
 _REASON_RELATIONS = ("director", "writer", "sequel", "prequel", "actor", "production_company", "subject")
+# Reasons are whole clauses ("it ..."), so they read well on a card and after "because".
 _RELATION_WORDS = {
-    "director": "same director as {title}, which you liked",
-    "writer": "same writer as {title}, which you liked",
-    "actor": "shares cast with {title}, which you liked",
-    "production_company": "from the studio behind {title}, which you liked",
-    "subject": "on the same subject as {title}, which you liked",
+    "director": "it has the same director as {title}, which you liked",
+    "writer": "it has the same writer as {title}, which you liked",
+    "actor": "it shares cast with {title}, which you liked",
+    "production_company": "it comes from the studio behind {title}, which you liked",
+    "subject": "it is about the same subject as {title}, which you liked",
     "sequel": "it continues the story of {title}, which you liked",
     "prequel": "it continues the story of {title}, which you liked",
 }
@@ -176,15 +177,15 @@ class Toolbox:
         if paths and paths[0].weight > 0:
             text = paths[0].text
             title = self.catalog.titles[item_id]
-            return text[len(title) + 4 :] if text.startswith(f"{title} is ") else text  # the card shows the title
+            return f"it is {text[len(title) + 4 :]}" if text.startswith(f"{title} is ") else text
         item = self.catalog.get(item_id)
         matched = [w for w in wanted if w in item.genres or w == decade_of(item.year)]
         if matched:
-            return f"{' and '.join(matched)}, as you asked"
+            return f"it matches what you asked for: {', '.join(matched)}"
         if history:
-            return f"popular with people who liked {self.catalog.titles[history[-1]]}"
+            return f"it is popular with people who liked {self.catalog.titles[history[-1]]}"
         genre = item.genres[0] if item.genres else "film"
-        return f"one of the best-loved {genre.lower()} picks here"
+        return f"it is one of the best-loved {genre.lower()} picks here"
 
     def facts(self, item_id: str) -> list[str]:
         """What the catalog and KG know about an item, as sentences."""

@@ -49,7 +49,7 @@ def plan_messages(plan: ReplyPlan) -> list[ChatMessage]:
     reasons = [i.reason for i in plan.items if i.reason]
     if reasons and "which you liked" in reasons[0]:
         because = " because of films they liked"
-    elif reasons and "as you asked" in reasons[0]:
+    elif reasons and "what you asked for" in reasons[0]:
         because = " that match what they asked for"
     question = (plan.question or "").rstrip("?").replace("do you", "they")
     question = (question[0].lower() + question[1:] + "?") if question else ""
