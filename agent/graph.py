@@ -337,10 +337,12 @@ def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 # ---- helpers of the nodes ---------------------------------------------------------------------
 def _labels(atoms: list[Atom]) -> list[str]:
-    out = []
-    for a in atoms:
-        if a.op == "only":
-            out.append(a.label or a.value)
+    """What the user asked for, as reasons name it: genres and entities, and a decade ("1990s")."""
+    out = [a.label or a.value for a in atoms if a.op == "only"]
+    lo = [int(a.value) for a in atoms if a.op == "year_min"]
+    hi = [int(a.value) for a in atoms if a.op == "year_max"]
+    if lo and hi and max(lo) % 10 == 0 and min(hi) == max(lo) + 9:
+        out.append(f"{max(lo)}s")
     return out
 
 
