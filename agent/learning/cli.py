@@ -1,8 +1,9 @@
 """``tastebud train policy``: train the learned ask-vs-recommend policy on the MCR simulator.
 
-Splits users by a seeded hash (80% train, of which 10% validate; 20% held out), trains a double
-DQN, saves checkpoints and a learning curve, distils a decision tree, then evaluates the learned
-policy, the tree and the baselines on the held-out users. Imports only argparse at load.
+Splits users by a seeded hash (80% train, of which 10% validate; 20% held out), trains the
+Q-network (rollout policy iteration from max-entropy by default, or UNICORN's double DQN), saves
+checkpoints and a learning curve, distils a decision tree, then evaluates the learned policy, the
+tree and the baselines on the held-out users. Imports only argparse at load.
 """
 
 from __future__ import annotations
@@ -18,7 +19,18 @@ log = logging.getLogger(__name__)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``tastebud train policy``."""
     p.add_argument("--dataset", default="ml-100k", help="ml-100k, movielens:VARIANT, or a generic catalog folder")
-    p.add_argument("--episodes", type=int, default=3000, help="training episodes")
+    p.add_argument(
+        "--learner",
+        choices=["rollout", "dqn"],
+        default="rollout",
+        help="rollout: policy iteration with Monte-Carlo rollouts from max-entropy; dqn: UNICORN's double DQN",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        help="training episodes in all (default: rollout 8000 = 2 iterations x 4000; dqn 3000)",
+    )
+    p.add_argument("--iterations", type=int, default=2, help="rollout: policy-iteration rounds")
     p.add_argument(
         "--device", default="auto", choices=["auto", "cpu"], help="auto = cpu: the MLP is tiny, episodes dominate"
     )
@@ -28,12 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=int, default=15)
     p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--tree-depth", type=int, default=4)
-    p.add_argument("--gamma", type=float, default=0.95, help="discount")
+    p.add_argument("--gamma", type=float, help="discount (default: rollout 1.0, dqn 0.95)")
     p.add_argument(
         "--success-reward",
         choices=["flat", "hdcg"],
         default="flat",
-        help="flat (UNICORN) or the hDCG gain of the success",
+        help="dqn: flat (UNICORN) or the hDCG gain of the success (rollout uses the metric reward)",
     )
     p.add_argument(
         "--out",
@@ -52,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from agent.learning import checkpoint
-    from agent.learning.dqn import DQNConfig, RewardConfig, evaluate, plot_curve, split_users, train
+    from agent.learning import checkpoint, dqn, rollout
+    from agent.learning.dqn import DQNConfig, RewardConfig, evaluate, plot_curve, split_users
     from agent.learning.features import FeatureConfig
     from agent.learning.policy import LearnedPolicy, policy_dir
     from agent.learning.tree import collect, fit_tree
@@ -66,29 +78,40 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.dataset, settings)
     mcr = MCRConfig(max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender)
     features = FeatureConfig(question=args.question, max_turns=args.max_turns)
-    config = DQNConfig(
-        episodes=args.episodes,
-        seed=args.seed,
-        eval_every=max(50, args.episodes // 4),
-        gamma=args.gamma,
-        reward=RewardConfig(success_shape=args.success_reward),
-    )
-    out = Path(args.out or f"runs/policy/{Path(args.dataset).name}-{args.question}-{args.seed}")
+    config: DQNConfig | rollout.RolloutConfig
+    if args.learner == "dqn":
+        episodes = args.episodes or 3000
+        config = DQNConfig(
+            episodes=episodes,
+            seed=args.seed,
+            eval_every=max(50, episodes // 4),
+            gamma=0.95 if args.gamma is None else args.gamma,
+            reward=RewardConfig(success_shape=args.success_reward),
+        )
+    else:
+        episodes = args.episodes or 8000
+        config = rollout.RolloutConfig(
+            iterations=args.iterations,
+            episodes=max(1, episodes // args.iterations),
+            seed=args.seed,
+            gamma=1.0 if args.gamma is None else args.gamma,
+        )
+    out = Path(args.out or f"runs/policy/{Path(args.dataset).name}-{args.question}-{args.learner}-{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     env = Environment(catalog, mcr, seed=0)
     pool, held_out = split_users(env.targets, held_out=0.2, seed=0)
     train_targets, val_targets = split_users(pool, held_out=0.1, seed=1)
-    val_targets = val_targets[:100]
     env_s = time.perf_counter() - t0
     meta = {
         "dataset": catalog.name,
         "question": args.question,
         "seed": args.seed,
-        "episodes": args.episodes,
+        "episodes": episodes,
+        "learner": args.learner,
         "mcr": {k: v for k, v in asdict(mcr).items() if k != "maxent"},
-        "dqn": asdict(config),
+        args.learner: asdict(config),
         "users": {
             "train_targets": len(train_targets),
             "val_targets": len(val_targets),
@@ -101,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         if is_best:
             checkpoint.save(out / "best", net, features, {**meta, "row": row})  # type: ignore[arg-type]
 
-    result = train(env, train_targets, val_targets, features, config, on_eval=on_eval, progress=not args.no_progress)
+    train = dqn.train if args.learner == "dqn" else rollout.train
+    result = train(env, train_targets, val_targets, features, config, on_eval=on_eval, progress=not args.no_progress)  # type: ignore[arg-type]
     curve_png = plot_curve(result.curve, out / "curve.png", f"{catalog.name} {args.question} seed {args.seed}")
     learned = LearnedPolicy(result.net, features)
     t1 = time.perf_counter()
@@ -140,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         "dataset": catalog.name,
         "question": args.question,
         "seed": args.seed,
-        "episodes": args.episodes,
+        "episodes": episodes,
+        "learner": args.learner,
         "env_s": round(env_s, 1),
         "train_s": round(result.wall_s, 1),
         "tree_s": round(tree_s, 1),

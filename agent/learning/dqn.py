@@ -52,6 +52,7 @@ class RewardConfig:
     rejected_question: float = -0.1
     out_of_turns: float = -0.3
     success_shape: Literal["flat", "hdcg"] = "flat"
+    success_bonus: float = 0.0
 
     def __post_init__(self) -> None:
         if self.success_shape not in ("flat", "hdcg"):
@@ -142,9 +143,9 @@ def step_rewards(
             if not last_success:
                 out[n] = reward.rejected_list
             elif reward.success_shape == "hdcg" and result.turn is not None and result.rank is not None:
-                out[n] = reward.success * hdcg_gain(result.turn, result.rank)
+                out[n] = reward.success * hdcg_gain(result.turn, result.rank) + reward.success_bonus
             else:
-                out[n] = reward.success
+                out[n] = reward.success + reward.success_bonus
         else:
             out[n] = reward.accepted_question if user.answer(ask).chosen else reward.rejected_question
     if result.turn is None and len(steps) >= env.config.max_turns:

@@ -17,7 +17,8 @@ from agent.learning.network import QNet
 from agent.policy import Action, Observation, Recommend
 
 
-def _act(state: State, a: int, obs: Observation) -> Action:
+def action_at(state: State, a: int, obs: Observation) -> Action:
+    """The action of index ``a`` in a featurised state: 0 = recommend the top k, ``1 + i`` = the shortlist's ``i``-th question."""
     return Recommend(obs.k) if a == 0 else state.asks[a - 1]
 
 
@@ -53,11 +54,11 @@ class LearnedPolicy:
     def decide(self, obs: Observation) -> Action:
         """Recommend or ask the shortlist question of highest value."""
         state, a = self.state_action(obs)
-        return _act(state, a, obs)
+        return action_at(state, a, obs)
 
     def decide_from(self, state: State, a: int, obs: Observation) -> Action:
         """The action of index ``a`` in a featurised state (0 = recommend)."""
-        return _act(state, a, obs)
+        return action_at(state, a, obs)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class TreePolicy:
         """The leaf's most frequent action among the legal ones."""
         state = featurize(obs, self.features)
         scores = np.where(state.mask, self.value[self.leaf(state.x)], -np.inf)
-        return _act(state, int(np.argmax(scores)), obs)
+        return action_at(state, int(np.argmax(scores)), obs)
 
     def rules(self) -> str:
         """The tree as indented if/else text."""

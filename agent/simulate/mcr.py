@@ -18,6 +18,7 @@ the item knowledge graph), never interactions.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -201,68 +202,127 @@ def _key(ask: Ask) -> str:
     return ask.attribute if len(ask.options) > 1 else f"{ask.attribute}={ask.options[0].value}"
 
 
-def run_fast(env: Environment, target: Target, policy: Policy, index: int, seed: int) -> EpisodeResult:
-    """One episode with the policy and recommender directly (no natural language)."""
-    cfg = env.config
-    space = env.space
-    rng = episode_rng(seed, index)
-    user = TruthfulUser(target, space)
-    base = env.scores(target.history)
-    alive = np.isfinite(base)
-    alive[list(target.history)] = False
-    assert alive[target.item], f"target {target.item} is not a candidate at the start"
-    opening = user.opening(rng, cfg.open_types)
-    alive &= space.mask(opening.type, opening.value)
-    asked: set[str] = set()
-    questions = lists = 0
-    turn = rank = None
-    for t in range(1, cfg.max_turns + 1):
-        idx = np.flatnonzero(alive)
-        cand = idx[np.argsort(-base[idx], kind="stable")]
-        obs = Observation(
-            turn=t - 1,
+@dataclass(frozen=True)
+class Step:
+    """What one turn did.
+
+    Attributes:
+        asked: True for a question, False for a list.
+        accepted: The user picked an option / said yes (question) or accepted the list.
+        rank: 1-based rank of the target in an accepted list; None otherwise.
+        turn: 1-based turn this step took.
+    """
+
+    asked: bool
+    accepted: bool
+    rank: int | None
+    turn: int
+
+
+class Episode:
+    """One MCR episode as a step-by-step environment: ``observation()``, ``step(action)``, ``clone()``.
+
+    ``run_fast`` loops it with one policy; the rollout learner (``agent.learning.rollout``) clones
+    it mid-episode to try every action from the same state.
+    """
+
+    def __init__(self, env: Environment, target: Target, index: int, seed: int) -> None:
+        cfg = env.config
+        self.env, self.target, self.index = env, target, index
+        self.user = TruthfulUser(target, env.space)
+        self.base = env.scores(target.history)
+        alive = np.isfinite(self.base)
+        alive[list(target.history)] = False
+        assert alive[target.item], f"target {target.item} is not a candidate at the start"
+        self.opening = self.user.opening(episode_rng(seed, index), cfg.open_types)
+        self.alive = alive & env.space.mask(self.opening.type, self.opening.value)
+        self.asked: set[str] = set()
+        self.questions = self.lists = self.turns = 0
+        self.turn: int | None = None
+        self.rank: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """The user accepted a list or the turns ran out."""
+        return self.turn is not None or self.turns >= self.env.config.max_turns
+
+    def clone(self) -> Episode:
+        """An independent copy at the same point (the target, scores and user are shared, read-only)."""
+        twin = copy.copy(self)
+        twin.alive = self.alive.copy()
+        twin.asked = set(self.asked)
+        return twin
+
+    def ranked(self) -> np.ndarray:
+        """Candidates, best score first."""
+        idx = np.flatnonzero(self.alive)
+        return idx[np.argsort(-self.base[idx], kind="stable")]
+
+    def observation(self) -> Observation:
+        """What the policy sees now."""
+        cand = self.ranked()
+        return Observation(
+            turn=self.turns,
             candidates=cand,
-            scores=base[cand],
-            asked=frozenset(asked),
-            space=space,
-            k=cfg.k,
-            rejected_lists=lists,
-            history_len=len(target.history),
+            scores=self.base[cand],
+            asked=frozenset(self.asked),
+            space=self.env.space,
+            k=self.env.config.k,
+            rejected_lists=self.lists,
+            history_len=len(self.target.history),
         )
-        action = policy.decide(obs)
+
+    def step(self, action: Ask | Recommend, candidates: np.ndarray | None = None) -> Step:
+        """Apply one action (``candidates``: the ranked candidates if already at hand)."""
+        assert not self.done, "the episode is over"
+        space = self.env.space
+        self.turns += 1
         if isinstance(action, Recommend):
-            lists += 1
-            shown = cand[: cfg.k]
-            hit = user.accepts(shown)
+            self.lists += 1
+            shown = (self.ranked() if candidates is None else candidates)[: self.env.config.k]
+            hit = self.user.accepts(shown)
             if hit is not None:
-                turn, rank = t, hit
-                break
-            alive[shown] = False
-            continue
-        questions += 1
-        asked.add(_key(action))
-        answer = user.answer(action)
+                self.turn, self.rank = self.turns, hit
+                return Step(asked=False, accepted=True, rank=hit, turn=self.turns)
+            self.alive[shown] = False
+            return Step(asked=False, accepted=False, rank=None, turn=self.turns)
+        self.questions += 1
+        self.asked.add(_key(action))
+        answer = self.user.answer(action)
         if answer.yes is not None:
             value = action.options[0]
             mask = space.mask(value.type, value.value)
-            alive &= mask if answer.yes else ~mask
+            self.alive &= mask if answer.yes else ~mask
         else:  # the protocol's update: keep items with every accepted value, drop those with a rejected one
             for v in action.options:
                 mask = space.mask(v.type, v.value)
-                alive &= mask if v in answer.chosen else ~mask
-        assert alive[target.item], "a truthful answer removed the target"
-    return EpisodeResult(
-        index=index,
-        user_id=target.user_id,
-        item=env.catalog.items[target.item].id,
-        stage=target.stage,
-        opening=f"{opening.type}={opening.value}",
-        turn=turn,
-        rank=rank,
-        questions=questions,
-        lists=lists,
-        candidates=int(alive.sum()),
-    )
+                self.alive &= mask if v in answer.chosen else ~mask
+        assert self.alive[self.target.item], "a truthful answer removed the target"
+        return Step(asked=True, accepted=bool(answer.chosen), rank=None, turn=self.turns)
+
+    def result(self) -> EpisodeResult:
+        """The episode's record (call when done)."""
+        return EpisodeResult(
+            index=self.index,
+            user_id=self.target.user_id,
+            item=self.env.catalog.items[self.target.item].id,
+            stage=self.target.stage,
+            opening=f"{self.opening.type}={self.opening.value}",
+            turn=self.turn,
+            rank=self.rank,
+            questions=self.questions,
+            lists=self.lists,
+            candidates=int(self.alive.sum()),
+        )
+
+
+def run_fast(env: Environment, target: Target, policy: Policy, index: int, seed: int) -> EpisodeResult:
+    """One episode with the policy and recommender directly (no natural language)."""
+    episode = Episode(env, target, index, seed)
+    while not episode.done:
+        obs = episode.observation()
+        episode.step(policy.decide(obs), obs.candidates)
+    return episode.result()
 
 
 @dataclass
