@@ -62,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="test protocols (sampled ones are for comparison with papers only)",
     )
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap steps per epoch (smoke runs)")
+    parser.add_argument(
+        "--window-stride",
+        type=int,
+        help="next-item models: training windows end this many items apart (more context per target)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -81,6 +86,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         resume=args.resume,
         progress=not args.no_progress,
         max_steps_per_epoch=args.max_steps_per_epoch,
+        window_stride=args.window_stride,
     )
 
 

@@ -22,27 +22,39 @@ class Window:
     Attributes:
         owner: Position of the user in the training sequences (negatives avoid that user's items).
         items: Model item ids, oldest first.
+        fresh: How many of the newest items are supervised as targets here (the older ones were
+            targets of an older window already); None = every item after the first.
     """
 
     owner: int
     items: np.ndarray
+    fresh: int | None = None
 
 
-def make_windows(sequences: Sequence[np.ndarray], length: int) -> list[Window]:
+def make_windows(sequences: Sequence[np.ndarray], length: int, stride: int | None = None) -> list[Window]:
     """Cut each sequence into windows of at most ``length`` items, from the newest end backwards.
 
-    Consecutive windows overlap by one item, so with ``length = max_len + 1`` every item after
-    the first is a next-item target exactly once per epoch (long histories are not truncated).
-    Windows with fewer than two items are dropped (nothing to predict).
+    By default consecutive windows overlap by one item, so with ``length = max_len + 1`` every
+    item after the first is a next-item target exactly once per epoch (long histories are not
+    truncated). With a smaller ``stride`` the next window ends ``stride`` items earlier and
+    supervises only its ``stride`` newest targets: each target is still seen once per epoch, but
+    with at least ``length - 1 - stride`` items of context instead of as few as one (what
+    RecBole's one-row-per-prefix augmentation gives, at ``length / stride`` times the rows rather
+    than ``length`` times). Windows with fewer than two items are dropped (nothing to predict).
     """
     assert length >= 2, f"window length must be at least 2, got {length}"
+    step = length - 1 if stride is None else stride
+    assert 1 <= step <= length - 1, f"stride must be in [1, {length - 1}], got {stride}"
     out = []
     for owner, seq in enumerate(sequences):
         end = len(seq)
         while end >= 2:
             start = max(0, end - length)
-            out.append(Window(owner, seq[start:end]))
-            end = start + 1
+            oldest = start == 0 or end - step < 2
+            out.append(Window(owner, seq[start:end], None if oldest or step == length - 1 else step))
+            if oldest:
+                break
+            end -= step
     return out
 
 
@@ -150,8 +162,9 @@ def next_item_batches(
     generator: torch.Generator,
     n_negatives: int = 0,
     shard: tuple[int, int] = (0, 1),
+    stride: int | None = None,
 ) -> Iterator[Batch]:
-    """Causal next-item batches for SASRec: input ``w[:-1]``, labels ``w[1:]``.
+    """Causal next-item batches for SASRec: input ``w[:-1]``, labels ``w[1:]`` (its fresh targets only).
 
     Args:
         sequences: Training sequences (one per user).
@@ -161,18 +174,28 @@ def next_item_batches(
         generator: Drives shuffling and negatives.
         n_negatives: Negatives per position (0: none, for CE); drawn outside the user's training items.
         shard: (rank, world size): this process takes every world-th batch.
+        stride: Window stride (``make_windows``); None = windows overlapping by one item.
     """
-    windows = make_windows(sequences, max_len + 1)
+    windows = make_windows(sequences, max_len + 1, stride)
     lengths = np.array([len(w.items) for w in windows])
     for idx in batch_order(lengths, batch_size, generator, shard):
         rows = [windows[i] for i in idx]
         seq = left_pad([w.items[:-1] for w in rows])  # (B, T)
-        labels = left_pad([w.items[1:] for w in rows], seq.shape[1])  # (B, T)
+        labels = left_pad([_fresh_labels(w) for w in rows], seq.shape[1])  # (B, T)
         neg = None
         if n_negatives:
             seen = seen_matrix([w.owner for w in rows], sequences, n_items)
             neg = sample_negatives((*seq.shape, n_negatives), n_items, generator, seen)  # (B, T, K)
         yield Batch(seq, labels, neg)
+
+
+def _fresh_labels(w: Window) -> np.ndarray:
+    labels = w.items[1:]
+    if w.fresh is None:
+        return labels
+    out = np.zeros_like(labels)
+    out[-w.fresh :] = labels[-w.fresh :]
+    return out
 
 
 def cloze_batches(
@@ -205,6 +228,6 @@ def cloze_batches(
         yield Batch(seq, labels)
 
 
-def epoch_rows(sequences: Sequence[np.ndarray], length: int) -> int:
-    """Training rows (windows) per epoch for a window length."""
-    return len(make_windows(sequences, length))
+def epoch_rows(sequences: Sequence[np.ndarray], length: int, stride: int | None = None) -> int:
+    """Training rows (windows) per epoch for a window length and stride."""
+    return len(make_windows(sequences, length, stride))

@@ -54,6 +54,9 @@ class TrainConfig:
         resume: Continue from ``checkpoint_dir/last.pt`` when it exists.
         max_steps_per_epoch: Cap on steps per epoch (tests, smoke runs); None = whole epoch.
         progress: Show tqdm progress bars.
+        window_stride: Next-item models: training windows end this many items apart and supervise
+            only their newest ``window_stride`` targets (more context per target, more rows per
+            epoch; ``sampling.make_windows``); None = windows overlapping by one item.
     """
 
     epochs: int = 200
@@ -71,6 +74,7 @@ class TrainConfig:
     resume: bool = False
     max_steps_per_epoch: int | None = None
     progress: bool = True
+    window_stride: int | None = None
 
     def __post_init__(self) -> None:
         assert self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"
@@ -178,12 +182,16 @@ class Trainer:
                 s.train, m.n_items, m.max_len, self.cfg.batch_size, generator, self.loss.mask_prob, shard
             )
         n_neg = self.loss.n_negatives if self.loss.sampled else 0
-        return next_item_batches(s.train, m.n_items, m.max_len, self.cfg.batch_size, generator, n_neg, shard)
+        return next_item_batches(
+            s.train, m.n_items, m.max_len, self.cfg.batch_size, generator, n_neg, shard, self.cfg.window_stride
+        )
 
     def steps_per_epoch(self, world: int) -> int:
         """Optimizer steps in one epoch on one process."""
-        length = self.model.cfg.max_len + (0 if self.loss.name == "cloze" else 1)
-        steps = math.ceil(epoch_rows(self.split.train, length) / self.cfg.batch_size) // max(world, 1)
+        cloze = self.loss.name == "cloze"
+        length = self.model.cfg.max_len + (0 if cloze else 1)
+        stride = None if cloze else self.cfg.window_stride
+        steps = math.ceil(epoch_rows(self.split.train, length, stride) / self.cfg.batch_size) // max(world, 1)
         if self.cfg.max_steps_per_epoch is not None:
             steps = min(steps, self.cfg.max_steps_per_epoch)
         return steps

@@ -78,6 +78,25 @@ def test_windows_cover_every_target_once() -> None:
     assert all(len(w.items) <= 4 for w in windows)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_strided_windows_supervise_every_target_once_with_more_context(stride: int) -> None:
+    seq = np.arange(1, 14)  # 13 items -> 12 next-item targets
+    windows = make_windows([seq], 5, stride)
+    targets, contexts = [], []
+    for w in windows:
+        labels = w.items[1:]
+        fresh = len(labels) if w.fresh is None else w.fresh
+        targets += labels[-fresh:].tolist()
+        contexts += [len(labels) - fresh + j + 1 for j in range(fresh)]
+    assert sorted(targets) == list(range(2, 14))
+    assert all(len(w.items) <= 5 for w in windows)
+    # every target away from the sequence start sees at least length - 1 - stride items before it
+    assert all(c >= 4 - stride for t, c in zip(targets, contexts, strict=True) if t > 5)
+    gen = torch.Generator().manual_seed(0)
+    batch = next(next_item_batches([seq], 13, 4, 64, gen, stride=stride))
+    assert sorted(batch.labels[batch.labels != 0].tolist()) == list(range(2, 14))
+
+
 def test_next_item_batches_shift_and_negatives(ml100k: SequenceData) -> None:
     split = leave_one_out(ml100k)
     gen = torch.Generator().manual_seed(0)
