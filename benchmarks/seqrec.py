@@ -62,6 +62,7 @@ class BenchConfig:
         lr: Learning rate.
         device: auto, cpu or cuda.
         threads: torch CPU threads.
+        window_stride: Training-window stride of next-item models (``TrainConfig.window_stride``).
         latency_users: Single-user recommend() calls timed.
         batch_users: Users per batched recommend call when measuring throughput.
         recbole_python: Interpreter of the RecBole venv; None disables the peer.
@@ -79,6 +80,7 @@ class BenchConfig:
     lr: float = 1e-3
     device: str = "auto"
     threads: int = 2
+    window_stride: int | None = None
     latency_users: int = 300
     batch_users: int = 256
     recbole_python: str | None = "/work/recbole-venv/bin/python"
@@ -164,6 +166,7 @@ def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchC
         seed=seed,
         device=cfg.device,
         progress=False,
+        window_stride=cfg.window_stride,
     )
     t0 = time.perf_counter()
     fit = rec.fit(split, train)
@@ -273,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=BenchConfig.lr)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=BenchConfig.threads)
+    p.add_argument("--window-stride", type=int, help="training-window stride of next-item models")
     p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
     p.add_argument("--recbole-npz", help="reuse a finished peer run instead of training RecBole in this run")
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=a.lr,
         device=a.device,
         threads=a.threads,
+        window_stride=a.window_stride,
         recbole_python=None if a.no_recbole else a.recbole_python,
         recbole_epochs=a.recbole_epochs,
         recbole_npz=a.recbole_npz,
