@@ -28,9 +28,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--episodes",
         type=int,
-        help="training episodes in all (default: rollout 8000 = 2 iterations x 4000; dqn 3000)",
+        help="training episodes in all (default: rollout 4000 per iteration; dqn 3000)",
     )
-    p.add_argument("--iterations", type=int, default=2, help="rollout: policy-iteration rounds")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=1,
+        help="rollout: policy-iteration rounds (1 = one improvement step on max-entropy; the best round on "
+        "validation is kept)",
+    )
     p.add_argument(
         "--device", default="auto", choices=["auto", "cpu"], help="auto = cpu: the MLP is tiny, episodes dominate"
     )
@@ -89,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             reward=RewardConfig(success_shape=args.success_reward),
         )
     else:
-        episodes = args.episodes or 8000
+        episodes = args.episodes or 4000 * args.iterations
         config = rollout.RolloutConfig(
             iterations=args.iterations,
             episodes=max(1, episodes // args.iterations),

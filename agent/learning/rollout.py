@@ -48,7 +48,7 @@ METRIC_REWARD = RewardConfig(
     rejected_question=0.0,
     out_of_turns=0.0,
     success_shape="hdcg",
-    success_bonus=0.3,
+    success_bonus=1.0,
 )
 
 
@@ -71,7 +71,7 @@ class RolloutConfig:
         reward: The protocol's reward shape; the default is the evaluation's objective (``METRIC_REWARD``).
     """
 
-    iterations: int = 3
+    iterations: int = 1
     episodes: int = 4000
     explore: float = 0.1
     gamma: float = 1.0
