@@ -17,11 +17,11 @@ policy needs is measured rather than bootstrapped.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # The evaluation's own objective: the hDCG gain of a success plus a flat bonus that values any
 # success within the turn budget (SR@15); no per-step penalties (they only proxy for these two).
+# ``RolloutConfig.success_bonuses`` overrides the bonus with each candidate value.
 METRIC_REWARD = RewardConfig(
     success=1.0,
     rejected_list=0.0,
@@ -69,6 +70,10 @@ class RolloutConfig:
         members: Ensemble size of the Q-network (values averaged).
         seed: Episodes drawn, exploration, initialisation and minibatches.
         reward: The protocol's reward shape; the default is the evaluation's objective (``METRIC_REWARD``).
+        success_bonuses: Candidate values of ``reward.success_bonus`` (how much any success counts
+            beside its hDCG gain). One rollout collection records the return under each; one
+            network is fitted per value and the validation users pick (SR@15 + hDCG).
+        val_seeds: Opening seeds of the validation runs (averaged: fewer lucky picks).
     """
 
     iterations: int = 1
@@ -82,12 +87,20 @@ class RolloutConfig:
     members: int = 5
     seed: int = 0
     reward: RewardConfig = field(default_factory=lambda: METRIC_REWARD)
+    success_bonuses: tuple[float, ...] = (0.3, 1.0)
+    val_seeds: tuple[int, ...] = (999, 998, 997)
 
     def __post_init__(self) -> None:
         if min(self.iterations, self.episodes, self.epochs, self.batch) < 1:
             raise ValueError("iterations, episodes, epochs and batch must be >= 1")
         if not 0 <= self.explore <= 1 or not 0 <= self.gamma <= 1:
             raise ValueError("explore and gamma must be in [0, 1]")
+        if not self.success_bonuses or not self.val_seeds:
+            raise ValueError("success_bonuses and val_seeds must not be empty")
+
+    def rewards(self) -> list[RewardConfig]:
+        """The reward of every candidate success bonus, in order."""
+        return [replace(self.reward, success_bonus=b) for b in self.success_bonuses]
 
 
 def step_reward(step: Step, reward: RewardConfig, max_turns: int) -> float:
@@ -105,20 +118,24 @@ def step_reward(step: Step, reward: RewardConfig, max_turns: int) -> float:
     return r
 
 
-def finish(episode: Episode, policy: Policy, reward: RewardConfig, gamma: float) -> float:
-    """Play ``episode`` to its end with ``policy``; the discounted return from here."""
-    total, discount = 0.0, 1.0
+def finish(episode: Episode, policy: Policy, rewards: Sequence[RewardConfig], gamma: float) -> np.ndarray:
+    """Play ``episode`` to its end with ``policy``; the discounted return from here under each reward."""
+    total, discount = np.zeros(len(rewards)), 1.0
     max_turns = episode.env.config.max_turns
     while not episode.done:
         obs = episode.observation()
-        total += discount * step_reward(episode.step(policy.decide(obs), obs.candidates), reward, max_turns)
+        step = episode.step(policy.decide(obs), obs.candidates)
+        total += discount * np.array([step_reward(step, r, max_turns) for r in rewards])
         discount *= gamma
     return total
 
 
 @dataclass(frozen=True)
 class Samples:
-    """Rolled-out decisions: state vectors ``x`` (N, dim), legal ``mask`` (N, A), returns ``q`` (N, A; 0 where illegal)."""
+    """Rolled-out decisions: state vectors ``x`` (N, dim), legal ``mask`` (N, A), returns ``q`` (N, A, R).
+
+    ``q[..., r]`` is the return under the ``r``-th reward of ``RolloutConfig.rewards()``; 0 where illegal.
+    """
 
     x: np.ndarray
     mask: np.ndarray
@@ -142,6 +159,7 @@ def collect(
 
     rng = np.random.default_rng([config.seed, seed])
     max_turns = env.config.max_turns
+    rewards = config.rewards()
     xs, masks, qs = [], [], []
     for i, target in enumerate(tqdm(targets, disable=not progress, desc="rollouts", mininterval=5)):
         episode = Episode(env, target, i, seed)
@@ -150,12 +168,12 @@ def collect(
             state = featurize(obs, features)
             legal = np.flatnonzero(state.mask)
             if len(legal) > 1:
-                q = np.zeros(features.actions, np.float32)
+                q = np.zeros((features.actions, len(rewards)), np.float32)
                 for a in legal:
                     twin = episode.clone()
-                    action = action_at(state, int(a), obs)
-                    r = step_reward(twin.step(action, obs.candidates), config.reward, max_turns)
-                    q[a] = r + config.gamma * finish(twin, policy, config.reward, config.gamma)
+                    step = twin.step(action_at(state, int(a), obs), obs.candidates)
+                    r = np.array([step_reward(step, rw, max_turns) for rw in rewards])
+                    q[a] = r + config.gamma * finish(twin, policy, rewards, config.gamma)
                 xs.append(state.x)
                 masks.append(state.mask)
                 qs.append(q)
@@ -167,10 +185,10 @@ def collect(
     return Samples(np.asarray(xs, np.float32), np.asarray(masks, bool), np.asarray(qs, np.float32))
 
 
-def fit(net: QNet, samples: Samples, config: RolloutConfig, seed: int) -> float:
-    """Regress the network's legal-action values on the rollout returns; the last epoch's mean loss."""
+def fit(net: QNet, samples: Samples, config: RolloutConfig, seed: int, reward: int = 0) -> float:
+    """Regress the network's legal-action values on the returns under reward ``reward``; the last epoch's mean loss."""
     gen = torch.Generator().manual_seed(seed)
-    x, mask, q = (torch.from_numpy(a) for a in (samples.x, samples.mask, samples.q))
+    x, mask, q = (torch.from_numpy(a) for a in (samples.x, samples.mask, samples.q[..., reward]))
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     net.train()
     loss_sum = 0.0
@@ -192,6 +210,12 @@ def fit(net: QNet, samples: Samples, config: RolloutConfig, seed: int) -> float:
     return loss_sum
 
 
+def validate(env: Environment, targets: Sequence[Target], policy: Policy, seeds: Sequence[int]) -> dict[str, float]:
+    """MCR metrics over ``targets``, averaged over opening seeds."""
+    runs = [evaluate(env, targets, lambda _i: policy, seed=s) for s in seeds]
+    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+
+
 def train(
     env: Environment,
     train_targets: Sequence[Target],
@@ -201,29 +225,27 @@ def train(
     on_eval: Callable[[QNet, dict[str, float], bool], None] | None = None,
     progress: bool = False,
 ) -> TrainResult:
-    """Policy iteration from max-entropy; keeps the round whose greedy policy scores best on ``val_targets``.
+    """Policy iteration from max-entropy; keeps the (round, success bonus) whose greedy policy scores
+    best on ``val_targets`` (SR@15 + hDCG).
 
     Args:
         env: The MCR environment (its ``config.question`` must match ``features.question``).
         train_targets: Targets the training episodes are drawn from.
-        val_targets: Targets of the greedy validation runs (choose the round; never the held-out set).
+        val_targets: Targets of the greedy validation runs (choose the round and bonus; never the held-out set).
         features: State vector and shortlist.
         config: The run.
-        on_eval: Called after every round with (net, row, is_best) (checkpoints, logs).
+        on_eval: Called after every fitted network with (net, row, is_best) (checkpoints, logs).
         progress: Show progress bars.
     """
     assert env.config.question == features.question, "the environment and the features ask different questions"
     assert train_targets, "no training targets"
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)
-        net = QNet(QNetConfig(dim=features.dim, actions=features.actions, hidden=config.hidden, members=config.members))
     policy: Policy = MaxEntropyPolicy(replace(env.config.maxent, question=env.config.question))
-    reference = evaluate(env, val_targets, lambda _i: policy, seed=999) if val_targets else {}
+    reference = validate(env, val_targets, policy, config.val_seeds) if val_targets else {}
     log.info("policy iteration: max-entropy on validation %s", reference)
     curve: list[dict[str, float]] = []
-    best: dict[str, float] = {}
+    best: dict[str, Any] = {}
     for it in range(config.iterations):
         targets = [train_targets[int(j)] for j in rng.integers(0, len(train_targets), config.episodes)]
         t0 = time.perf_counter()
@@ -231,29 +253,40 @@ def train(
             env, targets, policy, features, config, seed=1_000 * (it + 1) + config.seed, progress=progress
         )
         collect_s = time.perf_counter() - t0
-        loss = fit(net, samples, config, seed=config.seed * 7919 + it)
-        greedy = LearnedPolicy(copy.deepcopy(net), features)
-        metrics = evaluate(env, val_targets, lambda _i: greedy, seed=999) if val_targets else {}
-        row = {
-            "episode": (it + 1) * config.episodes,
-            "iteration": it + 1,
-            "samples": len(samples),
-            "train_return": float(samples.q[samples.mask].mean()) if len(samples) else 0.0,
-            "loss": loss,
-            "collect_s": round(collect_s, 1),
-            "elapsed_s": round(time.perf_counter() - start, 1),
-            **{f"val_{k}": v for k, v in metrics.items()},
-            **{f"ref_{k}": v for k, v in reference.items()},
-        }
-        score = row.get("val_SR@15", 0.0) + row.get("val_hDCG", 0.0)
-        is_best = not best or score > best["score"]
-        if is_best:
-            best = {**row, "score": score, "state": copy.deepcopy(net.state_dict())}  # type: ignore[dict-item]
-        curve.append(row)
-        log.info("policy %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-        if on_eval is not None:
-            on_eval(net, row, is_best)
-        policy = greedy
-    net.load_state_dict(best.pop("state"))  # type: ignore[arg-type]
+        round_best: tuple[float, QNet] | None = None
+        for r, bonus in enumerate(config.success_bonuses):
+            with torch.random.fork_rng():
+                torch.manual_seed(config.seed * 7919 + it * 31 + r)
+                net = QNet(
+                    QNetConfig(dim=features.dim, actions=features.actions, hidden=config.hidden, members=config.members)
+                )
+            loss = fit(net, samples, config, seed=config.seed * 7919 + it * 31 + r, reward=r)
+            greedy = LearnedPolicy(net, features)
+            metrics = validate(env, val_targets, greedy, config.val_seeds) if val_targets else {}
+            row = {
+                "episode": (it + 1) * config.episodes,
+                "iteration": it + 1,
+                "success_bonus": bonus,
+                "samples": len(samples),
+                "train_return": float(samples.q[..., r][samples.mask].mean()) if len(samples) else 0.0,
+                "loss": loss,
+                "collect_s": round(collect_s, 1),
+                "elapsed_s": round(time.perf_counter() - start, 1),
+                **{f"val_{k}": v for k, v in metrics.items()},
+                **{f"ref_{k}": v for k, v in reference.items()},
+            }
+            score = row.get("val_SR@15", 0.0) + row.get("val_hDCG", 0.0)
+            is_best = not best or score > best["score"]
+            if is_best:
+                best = {**row, "score": score, "net": net}
+            if round_best is None or score > round_best[0]:
+                round_best = (score, net)
+            curve.append(row)
+            log.info("policy %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            if on_eval is not None:
+                on_eval(net, row, is_best)
+        assert round_best is not None
+        policy = LearnedPolicy(round_best[1], features)  # the next round improves on this round's best
+    net = best.pop("net")
     net.eval()
     return TrainResult(net=net, curve=curve, best=best, wall_s=time.perf_counter() - start)

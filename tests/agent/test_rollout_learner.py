@@ -55,27 +55,34 @@ def test_step_rewards_by_hand() -> None:
     assert step_reward(Step(asked=False, accepted=False, rank=None, turn=15), unicorn, 15) == pytest.approx(-0.4)
     assert step_reward(Step(asked=False, accepted=True, rank=4, turn=15), unicorn, 15) == 1.0
     success = Step(asked=False, accepted=True, rank=3, turn=2)
-    assert step_reward(success, METRIC_REWARD, 15) == pytest.approx(hdcg_gain(2, 3) + 0.3)
+    assert step_reward(success, METRIC_REWARD, 15) == pytest.approx(hdcg_gain(2, 3) + METRIC_REWARD.success_bonus)
     assert step_reward(Step(asked=True, accepted=False, rank=None, turn=15), METRIC_REWARD, 15) == 0.0
 
 
 def test_rollout_returns_are_the_returns_of_playing_each_action(env: Environment) -> None:
     features = FeatureConfig()
-    config = RolloutConfig(iterations=1, episodes=1, explore=0.0, gamma=1.0)
+    config = RolloutConfig(iterations=1, episodes=1, explore=0.0, gamma=1.0, success_bonuses=(0.0, 2.0))
     policy = MaxEntropyPolicy()
     targets = env.targets[10:16]
     samples = collect(env, targets, policy, features, config, seed=7)
     assert len(samples) >= len(targets) and samples.x.shape[1] == features.dim
+    assert samples.q.shape == (len(samples), features.actions, 2)
     assert (samples.q[~samples.mask] == 0).all()
+    # the bonus is paid once per success: the two returns differ by 2 exactly where the action led to one
+    diff = samples.q[..., 1] - samples.q[..., 0]
+    assert np.isin(np.round(diff[samples.mask], 5), [0.0, 2.0]).all() and (diff > 0).any()
     # the first decision of the first episode, replayed by hand for every legal action
     episode = Episode(env, targets[0], 0, seed=7)
     obs = episode.observation()
     state = featurize(obs, features)
     assert np.array_equal(samples.x[0], state.x)
+    rewards = config.rewards()
     for a in np.flatnonzero(state.mask):
         twin = episode.clone()
-        r = step_reward(twin.step(action_at(state, int(a), obs)), config.reward, env.config.max_turns)
-        assert samples.q[0, a] == pytest.approx(r + finish(twin, policy, config.reward, 1.0), abs=1e-6)
+        step = twin.step(action_at(state, int(a), obs))
+        expected = np.array([step_reward(step, rw, env.config.max_turns) for rw in rewards])
+        expected += finish(twin, policy, rewards, 1.0)
+        assert samples.q[0, a] == pytest.approx(expected, abs=1e-5)
     again = collect(env, targets, policy, features, config, seed=7)
     assert np.array_equal(again.q, samples.q)
 
@@ -93,12 +100,15 @@ def test_ensemble_values_are_the_members_mean() -> None:
 def test_tiny_policy_iteration_fits_and_round_trips(env: Environment, tmp_path: Path) -> None:
     features = FeatureConfig()
     train_t, held = split_users(env.targets, 0.2, 0)
-    config = RolloutConfig(iterations=2, episodes=30, epochs=5, members=2, seed=0)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        init = QNet(QNetConfig(dim=features.dim, actions=features.actions, hidden=config.hidden, members=2))
+    config = RolloutConfig(iterations=2, episodes=30, epochs=5, members=2, seed=0, val_seeds=(1,))
     result = train(env, train_t[:150], train_t[150:190], features, config)
-    assert [r["iteration"] for r in result.curve] == [1, 2]
+    assert [(r["iteration"], r["success_bonus"]) for r in result.curve] == [(1, 0.3), (1, 1.0), (2, 0.3), (2, 1.0)]
+    assert result.best["score"] == max(r["val_SR@15"] + r["val_hDCG"] for r in result.curve)
+    # the kept network starts from the seed train() gives it, and was fitted away from that start
+    it, r = result.best["iteration"] - 1, config.success_bonuses.index(result.best["success_bonus"])
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed * 7919 + it * 31 + r)
+        init = QNet(QNetConfig(dim=features.dim, actions=features.actions, hidden=config.hidden, members=2))
     assert all(r["samples"] > 0 and np.isfinite(r["loss"]) for r in result.curve)
     assert {"val_SR@15", "val_hDCG", "ref_hDCG"} <= set(result.curve[0])
     for (name, p0), p1 in zip(init.state_dict().items(), result.net.state_dict().values(), strict=True):
@@ -115,7 +125,7 @@ def test_fitting_lowers_the_regression_loss(env: Environment) -> None:
     from agent.learning.rollout import fit
 
     features = FeatureConfig()
-    config = RolloutConfig(iterations=1, episodes=1, epochs=1, members=1)
+    config = RolloutConfig(iterations=1, episodes=1, epochs=1, members=1, success_bonuses=(1.0,))
     samples = collect(env, env.targets[:40], MaxEntropyPolicy(), features, config, seed=1)
     torch.manual_seed(0)
     net = QNet(QNetConfig(dim=features.dim, actions=features.actions, members=1))
