@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate; print a summary and one JSON object last."""
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
     from pathlib import Path
 
     import torch
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.learning.features import FeatureConfig
     from agent.learning.policy import LearnedPolicy, policy_dir
     from agent.learning.tree import collect, fit_tree
+    from agent.policy import MaxEntropyPolicy
     from agent.simulate.mcr import Environment, MCRConfig, make_policy
     from recsys.datasets import load_catalog
     from recsys.settings import Settings
@@ -133,14 +134,19 @@ def run(args: argparse.Namespace) -> int:
     train = dqn.train if args.learner == "dqn" else rollout.train
     result = train(env, train_targets, val_targets, features, config, on_eval=on_eval, progress=not args.no_progress)  # type: ignore[arg-type]
     curve_png = plot_curve(result.curve, out / "curve.png", f"{catalog.name} {args.question} seed {args.seed}")
+    anchor = None
+    if result.best.get("anchored"):  # a conservative step from max-entropy (rollout learner, first round)
+        anchor = (replace(mcr.maxent, question=args.question), float(result.best["margin"]))
     learned = LearnedPolicy(result.net, features)
+    if anchor is not None:
+        learned.base, learned.margin = MaxEntropyPolicy(anchor[0]), anchor[1]
     t1 = time.perf_counter()
     x, _, acts = collect(env, train_targets[:600], learned, seed=2_000 + args.seed)
     tree = fit_tree(x, acts, features, max_depth=args.tree_depth, seed=args.seed)
     tree_s = time.perf_counter() - t1
     (out / "tree.txt").write_text(tree.rules() + "\n")
     meta = {**meta, "best": result.best, "train_s": round(result.wall_s, 1)}
-    checkpoint.save(out / "best", result.net, features, meta, tree)
+    checkpoint.save(out / "best", result.net, features, meta, tree, anchor)
     saved = None
     if not args.no_save:
         saved = checkpoint.save(
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             features,
             meta,
             tree,
+            anchor,
         )
 
     figures: dict[str, dict[str, float]] = {}

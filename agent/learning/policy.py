@@ -6,6 +6,7 @@ vector and shortlist of ``agent.learning.features``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from agent.learning.features import FeatureConfig, State, featurize
 from agent.learning.network import QNet
-from agent.policy import Action, Observation, Recommend
+from agent.policy import Action, Observation, Policy, Recommend
 
 
 def action_at(state: State, a: int, obs: Observation) -> Action:
@@ -22,21 +23,42 @@ def action_at(state: State, a: int, obs: Observation) -> Action:
     return Recommend(obs.k) if a == 0 else state.asks[a - 1]
 
 
+def _index_of(action: Action, state: State) -> int:
+    """Action index of ``action`` in a featurised state (0 = recommend, or the shortlist slot asking it)."""
+    if isinstance(action, Recommend):
+        return 0
+    for i, ask in enumerate(state.asks):
+        if ask == action:
+            return i + 1
+    # the base asked what the shortlist does not hold (it ranks questions the same way, so this is
+    # rare): fall back to recommending rather than inventing a slot
+    return 0
+
+
 @dataclass
 class LearnedPolicy:
-    """Greedy in the Q-network's values over the legal actions.
+    """Greedy in the Q-network's values over the legal actions, optionally anchored to a base policy.
+
+    With a ``base`` (the policy whose returns the network learned, max-entropy for the rollout
+    learner), the base's action is kept unless another action's value exceeds its value by more
+    than ``margin``: a conservative improvement step, in the spirit of safe policy improvement
+    with a baseline (Laroche et al., ICML 2019). ``margin = inf`` is the base policy itself.
 
     Attributes:
         net: The trained Q-network (kept in eval mode, on CPU).
         features: The state vector it was trained on.
         epsilon: Exploration rate (training only): a uniformly random legal action with this probability.
         rng: Generator of the exploration.
+        base: Policy to deviate from only when the network is sure; None = plain greedy.
+        margin: Value advantage needed to deviate from ``base``.
     """
 
     net: QNet
     features: FeatureConfig
     epsilon: float = 0.0
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    base: Policy | None = None
+    margin: float = 0.0
 
     def state_action(self, obs: Observation) -> tuple[State, int]:
         """The featurised state and the chosen action index (0 = recommend)."""
@@ -46,10 +68,16 @@ class LearnedPolicy:
             return state, 0
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return state, int(legal[self.rng.integers(len(legal))])
+        if self.base is not None and math.isinf(self.margin):
+            return state, _index_of(self.base.decide(obs), state)
         with torch.inference_mode():
             q = self.net(torch.from_numpy(state.x)[None])[0].numpy()
         q = np.where(state.mask, q, -np.inf)
-        return state, int(np.argmax(q))
+        best = int(np.argmax(q))
+        if self.base is None:
+            return state, best
+        anchor = _index_of(self.base.decide(obs), state)
+        return state, best if q[best] > q[anchor] + self.margin else anchor
 
     def decide(self, obs: Observation) -> Action:
         """Recommend or ask the shortlist question of highest value."""

@@ -18,6 +18,7 @@ policy needs is measured rather than bootstrapped.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,9 @@ class RolloutConfig:
             beside its hDCG gain). One rollout collection records the return under each; one
             network is fitted per value and the validation users pick (SR@15 + hDCG).
         val_seeds: Opening seeds of the validation runs (averaged: fewer lucky picks).
+        margins: First round: candidate value advantages a network needs to overrule max-entropy's
+            action (``LearnedPolicy.margin``); ``inf`` keeps max-entropy itself, so a round whose
+            networks do not beat it on validation changes nothing. Later rounds are plain greedy.
     """
 
     iterations: int = 1
@@ -89,6 +93,7 @@ class RolloutConfig:
     reward: RewardConfig = field(default_factory=lambda: METRIC_REWARD)
     success_bonuses: tuple[float, ...] = (0.3, 1.0)
     val_seeds: tuple[int, ...] = (999, 998, 997)
+    margins: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, math.inf)
 
     def __post_init__(self) -> None:
         if min(self.iterations, self.episodes, self.epochs, self.batch) < 1:
@@ -241,8 +246,9 @@ def train(
     assert train_targets, "no training targets"
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    policy: Policy = MaxEntropyPolicy(replace(env.config.maxent, question=env.config.question))
-    reference = validate(env, val_targets, policy, config.val_seeds) if val_targets else {}
+    maxent = MaxEntropyPolicy(replace(env.config.maxent, question=env.config.question))
+    policy: Policy = maxent
+    reference = validate(env, val_targets, maxent, config.val_seeds) if val_targets else {}
     log.info("policy iteration: max-entropy on validation %s", reference)
     curve: list[dict[str, float]] = []
     best: dict[str, Any] = {}
@@ -253,7 +259,7 @@ def train(
             env, targets, policy, features, config, seed=1_000 * (it + 1) + config.seed, progress=progress
         )
         collect_s = time.perf_counter() - t0
-        round_best: tuple[float, QNet] | None = None
+        round_best: tuple[float, LearnedPolicy] | None = None
         for r, bonus in enumerate(config.success_bonuses):
             with torch.random.fork_rng():
                 torch.manual_seed(config.seed * 7919 + it * 31 + r)
@@ -261,32 +267,44 @@ def train(
                     QNetConfig(dim=features.dim, actions=features.actions, hidden=config.hidden, members=config.members)
                 )
             loss = fit(net, samples, config, seed=config.seed * 7919 + it * 31 + r, reward=r)
-            greedy = LearnedPolicy(net, features)
-            metrics = validate(env, val_targets, greedy, config.val_seeds) if val_targets else {}
-            row = {
-                "episode": (it + 1) * config.episodes,
-                "iteration": it + 1,
-                "success_bonus": bonus,
-                "samples": len(samples),
-                "train_return": float(samples.q[..., r][samples.mask].mean()) if len(samples) else 0.0,
-                "loss": loss,
-                "collect_s": round(collect_s, 1),
-                "elapsed_s": round(time.perf_counter() - start, 1),
-                **{f"val_{k}": v for k, v in metrics.items()},
-                **{f"ref_{k}": v for k, v in reference.items()},
-            }
-            score = row.get("val_SR@15", 0.0) + row.get("val_hDCG", 0.0)
-            is_best = not best or score > best["score"]
-            if is_best:
-                best = {**row, "score": score, "net": net}
-            if round_best is None or score > round_best[0]:
-                round_best = (score, net)
-            curve.append(row)
-            log.info("policy %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-            if on_eval is not None:
-                on_eval(net, row, is_best)
+            # the first round learned max-entropy's returns, so it may anchor to max-entropy
+            margins: tuple[float | None, ...] = config.margins if it == 0 else (None,)
+            for margin in margins:
+                candidate = (
+                    LearnedPolicy(net, features)
+                    if margin is None
+                    else LearnedPolicy(net, features, base=maxent, margin=margin)
+                )
+                if margin is not None and math.isinf(margin):
+                    metrics = reference  # the base itself
+                else:
+                    metrics = validate(env, val_targets, candidate, config.val_seeds) if val_targets else {}
+                row = {
+                    "episode": (it + 1) * config.episodes,
+                    "iteration": it + 1,
+                    "success_bonus": bonus,
+                    "anchored": float(margin is not None),
+                    "margin": 0.0 if margin is None else margin,
+                    "samples": len(samples),
+                    "train_return": float(samples.q[..., r][samples.mask].mean()) if len(samples) else 0.0,
+                    "loss": loss,
+                    "collect_s": round(collect_s, 1),
+                    "elapsed_s": round(time.perf_counter() - start, 1),
+                    **{f"val_{k}": v for k, v in metrics.items()},
+                    **{f"ref_{k}": v for k, v in reference.items()},
+                }
+                score = row.get("val_SR@15", 0.0) + row.get("val_hDCG", 0.0)
+                is_best = not best or score > best["score"]
+                if is_best:
+                    best = {**row, "score": score, "net": net}
+                if round_best is None or score > round_best[0]:
+                    round_best = (score, candidate)
+                curve.append(row)
+                log.info("policy %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+                if on_eval is not None:
+                    on_eval(net, row, is_best)
         assert round_best is not None
-        policy = LearnedPolicy(round_best[1], features)  # the next round improves on this round's best
+        policy = round_best[1]  # the next round improves on this round's best
     net = best.pop("net")
     net.eval()
     return TrainResult(net=net, curve=curve, best=best, wall_s=time.perf_counter() - start)

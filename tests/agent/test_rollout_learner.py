@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from agent.learning.features import FeatureConfig, featurize
 from agent.learning.network import QNet, QNetConfig
 from agent.learning.policy import LearnedPolicy, action_at
 from agent.learning.rollout import METRIC_REWARD, RolloutConfig, collect, finish, step_reward, train
-from agent.policy import MaxEntropyPolicy, Recommend
+from agent.policy import MaxEntropyConfig, MaxEntropyPolicy, Recommend
 from agent.simulate.mcr import Environment, Episode, MCRConfig, Step, run_fast
 from agent.simulate.metrics import hdcg_gain
 from recsys.catalog import Catalog
@@ -102,7 +103,12 @@ def test_tiny_policy_iteration_fits_and_round_trips(env: Environment, tmp_path: 
     train_t, held = split_users(env.targets, 0.2, 0)
     config = RolloutConfig(iterations=2, episodes=30, epochs=5, members=2, seed=0, val_seeds=(1,))
     result = train(env, train_t[:150], train_t[150:190], features, config)
-    assert [(r["iteration"], r["success_bonus"]) for r in result.curve] == [(1, 0.3), (1, 1.0), (2, 0.3), (2, 1.0)]
+    first = [(1, b, m) for b in (0.3, 1.0) for m in config.margins]
+    assert [(r["iteration"], r["success_bonus"], r["margin"]) for r in result.curve] == first + [
+        (2, 0.3, 0.0),
+        (2, 1.0, 0.0),
+    ]
+    assert [r["anchored"] for r in result.curve] == [1.0] * len(first) + [0.0, 0.0]
     assert result.best["score"] == max(r["val_SR@15"] + r["val_hDCG"] for r in result.curve)
     # the kept network starts from the seed train() gives it, and was fitted away from that start
     it, r = result.best["iteration"] - 1, config.success_bonuses.index(result.best["success_bonus"])
@@ -113,12 +119,29 @@ def test_tiny_policy_iteration_fits_and_round_trips(env: Environment, tmp_path: 
     assert {"val_SR@15", "val_hDCG", "ref_hDCG"} <= set(result.curve[0])
     for (name, p0), p1 in zip(init.state_dict().items(), result.net.state_dict().values(), strict=True):
         assert not torch.equal(p0, p1), f"{name} did not change"
-    learned = LearnedPolicy(result.net, features)
-    folder = checkpoint.save(tmp_path / "ckpt", result.net, features, {"dataset": "ml-100k"})
+    base = MaxEntropyConfig()
+    learned = LearnedPolicy(result.net, features, base=MaxEntropyPolicy(base), margin=0.05)
+    folder = checkpoint.save(tmp_path / "ckpt", result.net, features, {"dataset": "ml-100k"}, anchor=(base, 0.05))
     loaded, _, _ = checkpoint.load(folder)
-    assert loaded.net.config.members == 2
+    assert loaded.net.config.members == 2 and loaded.margin == 0.05 and loaded.base == MaxEntropyPolicy(base)
     for i, t in enumerate(held[:10]):
         assert run_fast(env, t, loaded, i, 3) == run_fast(env, t, learned, i, 3)
+
+
+def test_an_infinite_margin_is_the_base_and_a_huge_network_advantage_overrules_it(env: Environment) -> None:
+    features = FeatureConfig()
+    net = QNet(QNetConfig(dim=features.dim, actions=features.actions, members=1))
+    base = MaxEntropyPolicy()
+    anchored = LearnedPolicy(net, features, base=base, margin=math.inf)
+    for i, t in enumerate(env.targets[:15]):
+        assert run_fast(env, t, anchored, i, 0) == run_fast(env, t, base, i, 0)
+    with torch.no_grad():  # a network that values recommending far above anything else
+        net.members[0][-1].weight.zero_()
+        net.members[0][-1].bias.copy_(torch.tensor([100.0] + [0.0] * (features.actions - 1)))
+    eager = LearnedPolicy(net, features, base=base, margin=1.0)
+    for i, t in enumerate(env.targets[:15]):
+        episode = Episode(env, t, i, 0)
+        assert isinstance(eager.decide(episode.observation()), Recommend)
 
 
 def test_fitting_lowers_the_regression_loss(env: Environment) -> None:
