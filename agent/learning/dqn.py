@@ -25,7 +25,7 @@ from agent.learning.features import FeatureConfig, State
 from agent.learning.network import QNet, QNetConfig, masked_argmax
 from agent.learning.policy import LearnedPolicy
 from agent.policy import Ask, Observation, Policy
-from agent.simulate.mcr import Environment, EpisodeResult, run_fast
+from agent.simulate.mcr import Environment, EpisodeResult, Step, run_fast
 from agent.simulate.metrics import hdcg_gain, mcr_metrics
 from agent.simulate.users import Target, TruthfulUser
 
@@ -127,6 +127,21 @@ class _Recording:
         return self.policy.decide_from(state, a, obs)
 
 
+def step_reward(step: Step, reward: RewardConfig, max_turns: int) -> float:
+    """The protocol's reward for one step (UNICORN's shape; ``success_shape`` scales success)."""
+    if step.asked:
+        r = reward.accepted_question if step.accepted else reward.rejected_question
+    elif step.accepted:
+        assert step.rank is not None
+        gain = hdcg_gain(step.turn, step.rank) if reward.success_shape == "hdcg" else 1.0
+        r = reward.success * gain + reward.success_bonus
+    else:
+        r = reward.rejected_list
+    if not (step.accepted and not step.asked) and step.turn >= max_turns:
+        r += reward.out_of_turns
+    return r
+
+
 def step_rewards(
     env: Environment,
     target: Target,
@@ -139,17 +154,11 @@ def step_rewards(
     out = np.zeros(len(steps), np.float32)
     for n, (_, _, ask) in enumerate(steps):
         if ask is None:
-            last_success = result.turn is not None and n == len(steps) - 1
-            if not last_success:
-                out[n] = reward.rejected_list
-            elif reward.success_shape == "hdcg" and result.turn is not None and result.rank is not None:
-                out[n] = reward.success * hdcg_gain(result.turn, result.rank) + reward.success_bonus
-            else:
-                out[n] = reward.success + reward.success_bonus
+            success = result.turn is not None and n == len(steps) - 1
+            step = Step(asked=False, accepted=success, rank=result.rank if success else None, turn=n + 1)
         else:
-            out[n] = reward.accepted_question if user.answer(ask).chosen else reward.rejected_question
-    if result.turn is None and len(steps) >= env.config.max_turns:
-        out[-1] += reward.out_of_turns
+            step = Step(asked=True, accepted=bool(user.answer(ask).chosen), rank=None, turn=n + 1)
+        out[n] = step_reward(step, reward, env.config.max_turns)
     return out
 
 

@@ -28,13 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.learning.dqn import RewardConfig, TrainResult, evaluate
+from agent.learning.dqn import RewardConfig, TrainResult, evaluate, step_reward
 from agent.learning.features import FeatureConfig, featurize
 from agent.learning.network import QNet, QNetConfig
 from agent.learning.policy import LearnedPolicy, action_at
 from agent.policy import MaxEntropyPolicy, Policy
-from agent.simulate.mcr import Environment, Episode, Step
-from agent.simulate.metrics import hdcg_gain
+from agent.simulate.mcr import Environment, Episode
 from agent.simulate.users import Target
 
 log = logging.getLogger(__name__)
@@ -106,21 +105,6 @@ class RolloutConfig:
     def rewards(self) -> list[RewardConfig]:
         """The reward of every candidate success bonus, in order."""
         return [replace(self.reward, success_bonus=b) for b in self.success_bonuses]
-
-
-def step_reward(step: Step, reward: RewardConfig, max_turns: int) -> float:
-    """The protocol's reward for one step (UNICORN's shape; ``success_shape`` scales success)."""
-    if step.asked:
-        r = reward.accepted_question if step.accepted else reward.rejected_question
-    elif step.accepted:
-        assert step.rank is not None
-        gain = hdcg_gain(step.turn, step.rank) if reward.success_shape == "hdcg" else 1.0
-        r = reward.success * gain + reward.success_bonus
-    else:
-        r = reward.rejected_list
-    if not (step.accepted and not step.asked) and step.turn >= max_turns:
-        r += reward.out_of_turns
-    return r
 
 
 def finish(episode: Episode, policy: Policy, rewards: Sequence[RewardConfig], gamma: float) -> np.ndarray:
