@@ -51,6 +51,7 @@ CSS = """
 .mem-empty { color: var(--body-text-color-subdued); font-style: italic; }
 #memory-panel { border-left: 1px solid var(--border-color-primary); padding-left: 12px; }
 """
+REPLYING = "*Tastebud is replying…*"
 INTRO = (
     "## Tastebud\n"
     "Tell me what you feel like watching. I ask when I need to, remember what you tell me "
@@ -167,20 +168,23 @@ def build_demo(agent: Any) -> gr.Blocks:
             return {view: current, picture: interest_figure(current)}
 
         # ---- one chat turn (typed, an option button, or a card button) ------------------
-        def run_turn(s: Session, message: object) -> Iterator[dict[Any, Any]]:
+        def run_turn(s: Session, message: object, typed: bool = True) -> Iterator[dict[Any, Any]]:
+            # Only a typed turn clears the message box: a card or option click can start late
+            # (queued behind the reply it raced with) and must not wipe what the user typed since.
             text = message if isinstance(message, str) else ""
+            clear_box = {box: ""} if typed else {}
             if not s.user:
                 gr.Warning("Type your name first.")
                 yield {box: gr.skip()}
                 return
             if not text.strip():
-                yield {box: ""}
+                yield {box: ""} if typed else {box: gr.skip()}
                 return
             messages = _history(agent, s) + [{"role": "user", "content": shorten(text)}]
             yield {
                 **busy(),
-                box: "",
-                status: "*Tastebud is replying…*",
+                **clear_box,
+                status: REPLYING,
                 chatbot: [*messages, {"role": "assistant", "content": "…"}],
             }
             reply: Reply | None = None
@@ -191,7 +195,9 @@ def build_demo(agent: Any) -> gr.Blocks:
                         reply = chunk
                     else:
                         streamed += chunk
-                        yield {chatbot: [*messages, {"role": "assistant", "content": streamed}]}
+                        # The status is restated on every chunk: an overlapping turn of this tab that
+                        # finished meanwhile has cleared it.
+                        yield {chatbot: [*messages, {"role": "assistant", "content": streamed}], status: REPLYING}
             except Exception:
                 log.exception("turn failed for %r", s.user)
             if reply is None:
@@ -212,7 +218,7 @@ def build_demo(agent: Any) -> gr.Blocks:
                 if i >= len(s.options):  # a stale button: ignore it
                     yield {box: gr.skip()}
                     return
-                yield from run_turn(s, s.options[i].label)
+                yield from run_turn(s, s.options[i].label, typed=False)
 
             button.click(pick, inputs=[session], **listen)
 
@@ -224,7 +230,7 @@ def build_demo(agent: Any) -> gr.Blocks:
                     if i >= len(s.cards):  # the card is gone (a newer reply replaced the list)
                         yield {box: gr.skip()}
                         return
-                    yield from run_turn(s, card_message(action, i))
+                    yield from run_turn(s, card_message(action, i), typed=False)
 
                 button.click(act, inputs=[session], **listen)
 
