@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from agent.context import Context
 from agent.grounding import grounded_text
 from agent.llm.plan import PlannedItem, ReplyPlan
-from agent.policy import Ask, Observation
+from agent.policy import Ask, Observation, asked_keys
 from agent.reply import AppliedInstruction, Option, Question, Recommendation, Reply
 from agent.state import InputState, State
 from agent.understand import PendingQuestion, Turn
@@ -40,6 +40,7 @@ _SESSION_RESET: dict[str, Any] = {
     "mood_genres": [],
     "query": "",
     "asked": [],
+    "questions": 0,
     "pending": None,
     "shown": [],
     "rejected": [],
@@ -209,18 +210,19 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         k=svc.k,
         rejected_lists=state.get("rejected_lists", 0),
         history_len=len(history),
+        questions=state.get("questions", 0),
     )
     action = svc.policy.decide(obs)
     # After a critique or a liked film the user wants picks now; after a rejection the policy may ask.
     wants_picks = turn.just_recommend or turn.intent in ("critique", "like")
     if isinstance(action, Ask) and not wants_picks:
         options = [[o.value, o.label] for o in action.options]
-        key = action.attribute if len(options) > 1 else f"{action.attribute}={options[0][0]}"
         return {
             "action": "ask",
             "applied": applied_out,
             "pending": {"attribute": action.attribute, "options": options},
-            "asked": state.get("asked", []) + [key],
+            "asked": state.get("asked", []) + asked_keys(action),
+            "questions": state.get("questions", 0) + 1,
         }
     top = [tools.catalog.items[i].id for i in scored.indices[: svc.k]]
     return {"action": "recommend", "applied": applied_out, "shown": top, "pending": None}
@@ -358,6 +360,7 @@ def _new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
         "mood_genres": list(turn.mood_genres),
         "query": turn.text,
         "asked": known,
+        "questions": 0,
         "pending": None,
         "rejected_lists": 0,
     }
@@ -399,7 +402,10 @@ def _answer(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str, An
     if atoms:
         search.append([a.model_dump(mode="json") for a in atoms])
     wanted = state.get("wanted", []) + [options[v] if attribute != "decade" else v for v in chosen]
-    return {"search": search, "wanted": wanted, "pending": None}
+    # A multiple-choice type is settled once the user picks from it or says any; after "no" it may
+    # come back with other values.
+    settled = [attribute] if len(options) > 1 and (chosen or turn.answer == ["any"]) else []
+    return {"search": search, "wanted": wanted, "pending": None, "asked": state.get("asked", []) + settled}
 
 
 def _critique(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str, Any]:

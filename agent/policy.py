@@ -45,11 +45,13 @@ class Observation:
         turn: Turns taken so far in this conversation (0 at the first).
         candidates: Catalog indices of the candidate items (hard filters and rejections applied).
         scores: Recommender scores of the candidates (log-probabilities or any monotone score).
-        asked: Attribute types already asked (multi-choice) or "type=value" keys (yes/no).
+        asked: "type=value" keys of the values already offered (``AttributeValue.key``), and
+            attribute types that are settled and not asked at all (e.g. "genre" when the request named one).
         space: The askable attributes.
         k: List size of a recommendation.
         rejected_lists: How many recommendation lists the user rejected so far.
         history_len: Length of the user's known history (0 = cold start).
+        questions: Questions asked so far.
     """
 
     turn: int
@@ -60,6 +62,7 @@ class Observation:
     k: int = 10
     rejected_lists: int = 0
     history_len: int = 0
+    questions: int = 0
 
     def __post_init__(self) -> None:
         assert len(self.candidates) == len(self.scores), "candidates and scores must align"
@@ -79,6 +82,37 @@ class Policy(Protocol):
     def decide(self, obs: Observation) -> Action:
         """The action to take."""
         ...
+
+
+def asked_keys(ask: Ask) -> list[str]:
+    """What asking ``ask`` marks as asked: every value it offered (its type stays askable with other values)."""
+    return [v.key for v in ask.options]
+
+
+def open_values(obs: Observation, type_: str, mass: np.ndarray, limit: int) -> np.ndarray:
+    """Up to ``limit`` values of one type worth offering, most ``mass`` first.
+
+    A value is worth offering when it was not offered before and splits the candidates:
+    ``0 < mass < 1``, where ``mass`` is, per value, the probability (or the share of candidates)
+    that the target has it. A multiple-choice question on a type asked before offers its next values
+    ("none of these" still leaves the others).
+    """
+    if type_ in obs.asked:
+        return np.zeros(0, np.int64)
+    js = obs.space.types[type_]
+    keys = obs.space.keys
+    out: list[int] = []
+    # rounded: equal masses computed in another summation order must tie (the learned policy's
+    # features and max-entropy must offer the same options in the same order)
+    for j in js[np.argsort(-np.round(mass[js], 9), kind="stable")]:
+        if mass[j] <= 0.0:
+            break  # sorted: the rest no candidate has
+        if mass[j] >= 1.0 - 1e-6 or (obs.asked and keys[j] in obs.asked):
+            continue
+        out.append(int(j))
+        if len(out) == limit:
+            break
+    return np.asarray(out, np.int64)
 
 
 def binary_entropy(p: np.ndarray) -> np.ndarray:
@@ -123,7 +157,7 @@ class MaxEntropyPolicy:
     def decide(self, obs: Observation) -> Action:
         """Recommend when few candidates remain, the recommender is confident or questions ran out."""
         cfg = self.config
-        if len(obs.candidates) <= obs.k or len(obs.asked) >= cfg.max_questions:
+        if len(obs.candidates) <= obs.k or obs.questions >= cfg.max_questions:
             return Recommend(obs.k)
         probs = obs.probabilities()
         if np.sort(probs)[::-1][: obs.k].sum() >= cfg.confidence:
@@ -135,20 +169,14 @@ class MaxEntropyPolicy:
         best_score = cfg.min_entropy
         for type_, js in obs.space.types.items():
             if cfg.question == "multi":
-                if type_ in obs.asked:
-                    continue
-                top = js[np.argsort(-mass[js], kind="stable")[: cfg.max_options]]
-                top = top[mass[top] > 0]
+                top = open_values(obs, type_, mass, cfg.max_options)
                 score = float(entropy[top].sum())
                 if len(top) >= 2 and score > best_score:
                     best_score, best = score, Ask(type_, tuple(obs.space.values[j] for j in top))
-            else:
+            elif type_ not in obs.asked:
                 for j in js:
-                    value = obs.space.values[j]
-                    if f"{type_}={value.value}" in obs.asked:
-                        continue
-                    if entropy[j] > best_score:
-                        best_score, best = float(entropy[j]), Ask(type_, (value,))
+                    if entropy[j] > best_score and obs.space.keys[j] not in obs.asked:
+                        best_score, best = float(entropy[j]), Ask(type_, (obs.space.values[j],))
         return best if best is not None else Recommend(obs.k)
 
 
@@ -177,21 +205,18 @@ class RandomPolicy:
         """A coin flip between asking and recommending."""
         if len(obs.candidates) <= obs.k or self._rng.random() < 0.5:
             return Recommend(obs.k)
-        members = obs.space.membership[obs.candidates]
-        present = members.any(axis=0)
+        share = obs.space.membership[obs.candidates].mean(axis=0)  # candidates having each value
         if self.question == "multi":
-            types = [t for t, js in obs.space.types.items() if t not in obs.asked and present[js].sum() >= 2]
+            open_by_type = {t: open_values(obs, t, share, len(js)) for t, js in obs.space.types.items()}
+            types = [t for t, js in open_by_type.items() if len(js) >= 2]
             if not types:
                 return Recommend(obs.k)
             type_ = types[self._rng.integers(len(types))]
-            js = obs.space.types[type_][present[obs.space.types[type_]]]
+            js = open_by_type[type_]
             chosen = self._rng.choice(js, size=min(self.max_options, len(js)), replace=False)
             return Ask(type_, tuple(obs.space.values[j] for j in chosen))
-        js = [
-            j
-            for j in np.flatnonzero(present)
-            if f"{obs.space.values[j].type}={obs.space.values[j].value}" not in obs.asked
-        ]
+        keys = obs.space.keys
+        js = [j for j in np.flatnonzero(share > 0) if keys[j] not in obs.asked]
         if not js:
             return Recommend(obs.k)
         value = obs.space.values[js[self._rng.integers(len(js))]]

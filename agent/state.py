@@ -27,7 +27,9 @@ class State(InputState, total=False):
         wanted: Attribute labels the user asked for in this search (used in reasons).
         mood_genres: Genres the current search leans to (soft).
         query: Free text of the current search (matched against item texts).
-        asked: Attribute types (or "type=value" keys) asked in this search.
+        asked: "type=value" keys of the values offered in this search's questions, and attribute types
+            the request settled (not asked at all).
+        questions: Questions asked in this search.
         pending: The question awaiting an answer: {"attribute": str, "options": [[value, label], ...]}.
         shown: Item ids of the last recommendation list.
         rejected: Item ids rejected in this conversation (never shown again here).
@@ -49,6 +51,7 @@ class State(InputState, total=False):
     mood_genres: list[str]
     query: str
     asked: list[str]
+    questions: int
     pending: dict[str, Any] | None
     shown: list[str]
     rejected: list[str]

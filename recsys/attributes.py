@@ -36,6 +36,11 @@ class AttributeValue:
     value: str
     label: str
 
+    @property
+    def key(self) -> str:
+        """``"type=value"``: how a conversation records that this value was asked about."""
+        return f"{self.type}={self.value}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class AttributeConfig:
@@ -90,6 +95,11 @@ class AttributeSpace:
         for j, v in enumerate(self.values):
             groups.setdefault(v.type, []).append(j)
         return {t: np.array(js, np.int64) for t, js in groups.items()}
+
+    @cached_property
+    def keys(self) -> list[str]:
+        """``AttributeValue.key`` of every value, aligned with ``values``."""
+        return [v.key for v in self.values]
 
     @cached_property
     def position(self) -> dict[tuple[str, str], int]:

@@ -5,7 +5,7 @@ checkpoint serves the MCR space (genres, decades, KG entities) and the agent's (
 
 Actions: 0 = recommend the top ``k``; ``1 + i`` = ask the ``i``-th question of the shortlist,
 the questions the max-entropy rule ranks best (``agent.policy.MaxEntropyPolicy``):
-- multi: one attribute type not asked yet, offering its ``max_options`` values of most mass;
+- multi: one attribute type, offering its ``max_options`` values of most mass not offered yet;
 - binary: one value not asked yet (yes/no), ranked by the entropy of its mass.
 """
 
@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from agent.policy import Ask, Observation, binary_entropy
+from agent.policy import Ask, Observation, binary_entropy, open_values
 from recsys.attributes import AttributeSpace
 
 GLOBAL_FEATURES = (
@@ -79,12 +79,12 @@ class FeatureConfig:
 
 
 class _SpaceCache:
-    """Per-space precomputation: transposed sparse membership and the yes/no keys."""
+    """Per-space precomputation: transposed sparse membership."""
 
     def __init__(self, space: AttributeSpace) -> None:
         self.space = space
-        self.members_t = sp.csr_matrix(space.membership.T.astype(np.float32))  # (V, N)
-        self.keys = [f"{v.type}={v.value}" for v in space.values]
+        # float64: the masses must agree with max-entropy's (a value all candidates have is at 1, not 1 - 6e-8)
+        self.members_t = sp.csr_matrix(space.membership.T.astype(np.float64))  # (V, N)
         self.n_items = space.membership.shape[0]
 
 
@@ -119,10 +119,10 @@ def featurize(obs: Observation, cfg: FeatureConfig) -> State:
     space = obs.space
     n_cand = len(obs.candidates)
     probs = obs.probabilities()
-    full = np.zeros(cache.n_items, np.float32)
+    full = np.zeros(cache.n_items, np.float64)
     full[obs.candidates] = probs
     mass = np.clip(cache.members_t @ full, 0.0, 1.0)  # (V,) probability that the target has each value
-    present = np.zeros(cache.n_items, np.float32)
+    present = np.zeros(cache.n_items, np.float64)
     present[obs.candidates] = 1.0 / max(n_cand, 1)
     coverage = cache.members_t @ present  # (V,) share of candidates having each value
     entropy = binary_entropy(mass)
@@ -132,11 +132,8 @@ def featurize(obs: Observation, cfg: FeatureConfig) -> State:
     if n_cand > obs.k:
         if cfg.question == "multi":
             ranked: list[tuple[float, str, np.ndarray]] = []
-            for type_, js in space.types.items():
-                if type_ in obs.asked:
-                    continue
-                top = js[np.argsort(-mass[js], kind="stable")[: cfg.max_options]]
-                top = top[mass[top] > 0]
+            for type_ in space.types:
+                top = open_values(obs, type_, mass, cfg.max_options)
                 if len(top) >= 2:
                     ranked.append((float(entropy[top].sum()), type_, top))
             ranked.sort(key=lambda r: -r[0])
@@ -155,7 +152,7 @@ def featurize(obs: Observation, cfg: FeatureConfig) -> State:
             ok = (entropy > 1e-6) & (mass < 1.0 - 1e-6)
             if obs.asked:
                 for j in np.flatnonzero(ok):
-                    if cache.keys[j] in obs.asked:
+                    if space.keys[j] in obs.asked or space.values[j].type in obs.asked:
                         ok[j] = False
             js = np.flatnonzero(ok)
             js = js[np.argsort(-entropy[js], kind="stable")[: cfg.slots]]
@@ -190,7 +187,7 @@ def featurize(obs: Observation, cfg: FeatureConfig) -> State:
         min(at(s, 0) - at(s, 1), 10.0) / 10.0,
         min(at(s, 0) - at(s, k - 1), 10.0) / 10.0,
         min(at(s, k - 1) - at(s, k), 10.0) / 10.0,
-        len(obs.asked) / cfg.max_turns,
+        obs.questions / cfg.max_turns,
         obs.rejected_lists / cfg.max_turns,
         math.log1p(obs.history_len) / math.log(1000.0),
         float(obs.history_len == 0),

@@ -34,6 +34,7 @@ from agent.policy import (
     Policy,
     RandomPolicy,
     Recommend,
+    asked_keys,
 )
 from agent.simulate.users import Target, TemplateUser, TruthfulUser
 from recsys.attributes import ASKABLE_RELATIONS, AttributeConfig, AttributeSpace
@@ -198,10 +199,6 @@ def episode_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def _key(ask: Ask) -> str:
-    return ask.attribute if len(ask.options) > 1 else f"{ask.attribute}={ask.options[0].value}"
-
-
 @dataclass(frozen=True)
 class Step:
     """What one turn did.
@@ -270,6 +267,7 @@ class Episode:
             k=self.env.config.k,
             rejected_lists=self.lists,
             history_len=len(self.target.history),
+            questions=self.questions,
         )
 
     def step(self, action: Ask | Recommend, candidates: np.ndarray | None = None) -> Step:
@@ -287,7 +285,7 @@ class Episode:
             self.alive[shown] = False
             return Step(asked=False, accepted=False, rank=None, turn=self.turns)
         self.questions += 1
-        self.asked.add(_key(action))
+        self.asked.update(asked_keys(action))
         answer = self.user.answer(action)
         if answer.yes is not None:
             value = action.options[0]
@@ -297,6 +295,8 @@ class Episode:
             for v in action.options:
                 mask = space.mask(v.type, v.value)
                 self.alive &= mask if v in answer.chosen else ~mask
+            if answer.chosen:  # a type the user picked from is settled; after "none of these" it may be asked again
+                self.asked.add(action.attribute)
         assert self.alive[self.target.item], "a truthful answer removed the target"
         return Step(asked=True, accepted=bool(answer.chosen), rank=None, turn=self.turns)
 

@@ -24,10 +24,14 @@ def space(catalog: Catalog) -> AttributeSpace:
     return AttributeSpace(catalog, AttributeConfig(relations=("director",)))
 
 
-def observe(catalog: Catalog, space: AttributeSpace, candidates=None, scores=None, asked=()) -> Observation:
+def observe(
+    catalog: Catalog, space: AttributeSpace, candidates=None, scores=None, asked=(), questions=0
+) -> Observation:
     cands = np.arange(len(catalog)) if candidates is None else np.asarray(candidates)
     sc = np.log(catalog.popularity[cands] + 1.0) if scores is None else np.asarray(scores, float)
-    return Observation(turn=len(asked), candidates=cands, scores=sc, asked=frozenset(asked), space=space, k=10)
+    return Observation(
+        turn=questions, candidates=cands, scores=sc, asked=frozenset(asked), space=space, k=10, questions=questions
+    )
 
 
 def test_binary_entropy() -> None:
@@ -48,9 +52,24 @@ def test_maxent_asks_the_most_splitting_attribute_first(catalog: Catalog, space:
     action = MaxEntropyPolicy().decide(observe(catalog, space))
     assert isinstance(action, Ask) and action.attribute == "genre"
     assert 2 <= len(action.options) <= 5 and len({o.value for o in action.options}) == len(action.options)
-    # never the same attribute type twice
+    # a settled type is never asked
     action = MaxEntropyPolicy().decide(observe(catalog, space, asked=("genre",)))
     assert isinstance(action, Ask) and action.attribute != "genre"
+
+
+def test_maxent_offers_a_type_again_only_with_values_not_offered(catalog: Catalog, space: AttributeSpace) -> None:
+    first = MaxEntropyPolicy().decide(observe(catalog, space, asked=("decade", "director")))
+    assert isinstance(first, Ask) and first.attribute == "genre"
+    offered = {o.key for o in first.options}
+    again = MaxEntropyPolicy().decide(observe(catalog, space, asked=("decade", "director", *offered), questions=1))
+    assert isinstance(again, Ask) and again.attribute == "genre" and len(again.options) >= 2
+    assert not offered & {o.key for o in again.options}
+    # a value every candidate has splits nothing: never offered
+    comedies = np.flatnonzero(space.mask("genre", "Comedy"))
+    for policy in (MaxEntropyPolicy(), RandomPolicy(seed=0)):
+        settled = observe(catalog, space, candidates=comedies, asked=("decade", "director"))
+        asks = [policy.decide(settled)] + [policy.decide(observe(catalog, space, comedies)) for _ in range(10)]
+        assert all("Comedy" not in {o.value for o in a.options} for a in asks if isinstance(a, Ask))
 
 
 def test_maxent_recommends_when_few_candidates_or_confident(catalog: Catalog, space: AttributeSpace) -> None:
@@ -60,15 +79,16 @@ def test_maxent_recommends_when_few_candidates_or_confident(catalog: Catalog, sp
     assert isinstance(MaxEntropyPolicy().decide(observe(catalog, space, scores=scores)), Recommend)
     three = ("genre", "decade", "director")
     assert isinstance(MaxEntropyPolicy().decide(observe(catalog, space, asked=three)), Recommend)
+    assert isinstance(MaxEntropyPolicy().decide(observe(catalog, space, questions=3)), Recommend)  # max_questions
 
 
 def test_maxent_binary_questions_ask_one_value(catalog: Catalog, space: AttributeSpace) -> None:
     policy = MaxEntropyPolicy(MaxEntropyConfig(question="binary"))
     action = policy.decide(observe(catalog, space))
     assert isinstance(action, Ask) and len(action.options) == 1
-    key = f"{action.attribute}={action.options[0].value}"
-    again = policy.decide(observe(catalog, space, asked=(key,)))
-    assert isinstance(again, Ask) and f"{again.attribute}={again.options[0].value}" != key
+    key = action.options[0].key
+    again = policy.decide(observe(catalog, space, asked=(key,), questions=1))
+    assert isinstance(again, Ask) and again.options[0].key != key
 
 
 def test_random_policy_is_seeded_and_always_recommend_never_asks(catalog: Catalog, space: AttributeSpace) -> None:

@@ -127,3 +127,28 @@ def test_a_generic_catalog_folder_runs_the_same_protocol(tmp_path, catalog: Cata
     results = [run_fast(env, t, MaxEntropyPolicy(), i, 0) for i, t in enumerate(env.sample(10, 0))]
     assert len(results) == 10 and all(r.questions + r.lists <= 5 for r in results)
     assert set(env.space.types) <= {"genre", "decade"}  # no KG in this catalog
+
+
+def test_a_type_picked_from_is_settled_and_after_none_of_these_its_other_values_stay_askable(env: Environment) -> None:
+    from agent.simulate.mcr import Episode
+
+    space = env.space
+    genres = space.types["genre"]
+    for index, target in enumerate(env.targets[:20]):
+        has = space.membership[target.item]
+        for picked in (True, False):
+            episode = Episode(env, target, index, seed=0)
+            js = [
+                j
+                for j in genres
+                if bool(has[j]) == picked and episode.alive[space.mask("genre", space.values[j].value)].any()
+            ]
+            if len(js) < 2:
+                continue
+            ask = Ask("genre", tuple(space.values[j] for j in js[:3]))
+            step = episode.step(ask)
+            assert step.asked and step.accepted == picked and episode.questions == 1
+            assert {v.key for v in ask.options} <= episode.asked
+            assert ("genre" in episode.asked) == picked
+            obs = episode.observation()
+            assert obs.questions == 1 and obs.asked == frozenset(episode.asked)
