@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -55,6 +56,23 @@ class QNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Q-values of every action, (B, actions)."""
         return self.member_values(x).mean(dim=0)
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` of one state vector in numpy, with the same (CPU) weights.
+
+        One decision must take well under 2 ms; torch's per-module overhead alone is ~0.3 ms for
+        an ensemble of five 3-layer MLPs, the numpy products a tenth of that.
+        """
+        total = np.zeros(self.config.actions, np.float32)
+        for member in self.members:
+            linears = [m for m in member if isinstance(m, nn.Linear)]
+            h = x.astype(np.float32, copy=False)
+            for i, layer in enumerate(linears):
+                h = h @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+                if i < len(linears) - 1:
+                    h = np.maximum(h, 0.0)
+            total += h
+        return total / len(self.members)
 
 
 def masked_argmax(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

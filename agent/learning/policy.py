@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from agent.learning.features import FeatureConfig, State, featurize
 from agent.learning.network import QNet
@@ -70,9 +69,7 @@ class LearnedPolicy:
             return state, int(legal[self.rng.integers(len(legal))])
         if self.base is not None and math.isinf(self.margin):
             return state, _index_of(self.base.decide(obs), state)
-        with torch.inference_mode():
-            q = self.net(torch.from_numpy(state.x)[None])[0].numpy()
-        q = np.where(state.mask, q, -np.inf)
+        q = np.where(state.mask, self.net.values(state.x), -np.inf)
         best = int(np.argmax(q))
         if self.base is None:
             return state, best

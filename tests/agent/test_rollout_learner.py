@@ -96,6 +96,8 @@ def test_ensemble_values_are_the_members_mean() -> None:
     assert members.shape == (3, 4, cfg.actions)
     assert torch.allclose(net(x), members.mean(dim=0))
     assert not torch.allclose(members[0], members[1])
+    for row in x:  # the numpy path a decision takes computes the same values
+        np.testing.assert_allclose(net.values(row.numpy()), net(row[None])[0].detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_tiny_policy_iteration_fits_and_round_trips(env: Environment, tmp_path: Path) -> None:
