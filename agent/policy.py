@@ -115,6 +115,17 @@ def open_values(obs: Observation, type_: str, mass: np.ndarray, limit: int) -> n
     return np.asarray(out, np.int64)
 
 
+def value_mass(space: AttributeSpace, candidates: np.ndarray, weights: np.ndarray | float) -> np.ndarray:
+    """Per attribute value, the summed weight of the candidates having it, clipped to [0, 1].
+
+    With the recommender's probabilities as weights: the chance that the target has each value.
+    Max-entropy and the learned policy's features both compute it here, so they rank questions alike.
+    """
+    full = np.zeros(space.membership.shape[0], np.float64)
+    full[candidates] = weights
+    return np.clip(space.membership_t @ full, 0.0, 1.0)
+
+
 def binary_entropy(p: np.ndarray) -> np.ndarray:
     """H(p) in bits, 0 at p in {0, 1}."""
     p = np.clip(np.asarray(p, np.float64), 1e-12, 1 - 1e-12)
@@ -162,8 +173,7 @@ class MaxEntropyPolicy:
         probs = obs.probabilities()
         if np.sort(probs)[::-1][: obs.k].sum() >= cfg.confidence:
             return Recommend(obs.k)
-        members = obs.space.membership[obs.candidates]  # (C, V)
-        mass = probs @ members  # probability that the target has each value
+        mass = value_mass(obs.space, obs.candidates, probs)  # probability that the target has each value
         entropy = binary_entropy(mass)
         best: Ask | None = None
         best_score = cfg.min_entropy

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
 
-from agent.policy import Ask, Observation, binary_entropy, open_values
-from recsys.attributes import AttributeSpace
+from agent.policy import Ask, Observation, binary_entropy, open_values, value_mass
 
 GLOBAL_FEATURES = (
     "turn",
@@ -78,26 +76,6 @@ class FeatureConfig:
         return list(GLOBAL_FEATURES) + [f"q{i}_{f}" for i in range(self.slots) for f in SLOT_FEATURES]
 
 
-class _SpaceCache:
-    """Per-space precomputation: transposed sparse membership."""
-
-    def __init__(self, space: AttributeSpace) -> None:
-        self.space = space
-        # float64: the masses must agree with max-entropy's (a value all candidates have is at 1, not 1 - 6e-8)
-        self.members_t = sp.csr_matrix(space.membership.T.astype(np.float64))  # (V, N)
-        self.n_items = space.membership.shape[0]
-
-
-_CACHE: dict[int, _SpaceCache] = {}
-
-
-def _cache(space: AttributeSpace) -> _SpaceCache:
-    c = _CACHE.get(id(space))
-    if c is None or c.space is not space:
-        c = _CACHE[id(space)] = _SpaceCache(space)
-    return c
-
-
 @dataclass(frozen=True)
 class State:
     """One observation, featurised.
@@ -115,16 +93,11 @@ class State:
 
 def featurize(obs: Observation, cfg: FeatureConfig) -> State:
     """The state vector, the legal actions and the shortlist of one observation."""
-    cache = _cache(obs.space)
     space = obs.space
     n_cand = len(obs.candidates)
     probs = obs.probabilities()
-    full = np.zeros(cache.n_items, np.float64)
-    full[obs.candidates] = probs
-    mass = np.clip(cache.members_t @ full, 0.0, 1.0)  # (V,) probability that the target has each value
-    present = np.zeros(cache.n_items, np.float64)
-    present[obs.candidates] = 1.0 / max(n_cand, 1)
-    coverage = cache.members_t @ present  # (V,) share of candidates having each value
+    mass = value_mass(space, obs.candidates, probs)  # (V,) probability that the target has each value
+    coverage = value_mass(space, obs.candidates, 1.0 / max(n_cand, 1))  # (V,) share of candidates having each value
     entropy = binary_entropy(mass)
 
     asks: list[Ask] = []
@@ -175,7 +148,7 @@ def featurize(obs: Observation, cfg: FeatureConfig) -> State:
         return float(a[min(i, len(a) - 1)])
 
     h = float(-(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum()) if n_cand else 0.0
-    log_n = math.log(max(cache.n_items, 2))
+    log_n = math.log(max(len(space.catalog), 2))
     head = [
         obs.turn / cfg.max_turns,
         math.log1p(n_cand) / log_n,
