@@ -238,7 +238,9 @@ def ask(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         labels: tuple[str, ...] = ("yes", "no")
     else:
         what = {"genre": "genre", "decade": "era"}.get(attribute, attribute.replace("_", " "))
-        question = f"Which {what} do you feel like?"
+        offered = {f"{attribute}={value}" for value, _ in options}
+        again = any(k.startswith(f"{attribute}=") and k not in offered for k in state.get("asked", []))
+        question = f"Another {what}, then: which of these?" if again else f"Which {what} do you feel like?"
         labels = tuple(label for _, label in options) + ("any",)
     return {
         "plan": ReplyPlan(

@@ -41,6 +41,22 @@ def test_cold_start_user_is_asked_useful_questions_then_gets_recommendations(age
         assert rec.reason and rec.title in reply.text
 
 
+def test_after_none_of_these_a_type_comes_back_with_other_values_and_a_pick_settles_it(agent: Agent) -> None:
+    first = agent.chat("picky", "I want to watch something")
+    assert first.action == "ask" and first.question is not None and first.question.attribute == "genre"
+    offered = {o.value for o in first.question.options} - {"any"}
+    again = agent.chat("picky", "none of these")
+    assert again.action == "ask" and again.question is not None and again.question.attribute == "genre"
+    assert again.text.startswith("Another genre, then")
+    values = [o.value for o in again.question.options if o.value != "any"]
+    assert values and not offered & set(values)
+    reply = agent.chat("picky", again.question.options[0].label)
+    while reply.action == "ask":  # a genre was picked: it is settled
+        assert reply.question is not None and reply.question.attribute != "genre"
+        reply = agent.chat("picky", "any")
+    assert reply.action == "recommend"
+
+
 def test_standing_instruction_holds_in_a_new_thread_after_a_restart(make_agent: Callable[..., Agent]) -> None:
     first = make_agent()
     reply = first.chat("dana", "never recommend horror", thread_id="monday")
