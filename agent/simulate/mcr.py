@@ -3,7 +3,10 @@
 One episode per held-out (user, target item). The user opens with one random attribute of the
 target, answers questions truthfully and accepts a list of ``k`` iff it holds the target;
 rejected items leave the candidates; the candidates keep the items having every accepted
-value and lose those having a rejected one (an offered option the user did not pick); at most ``max_turns`` turns (each question or list is one).
+value and lose those having a rejected one (an offered option the user did not pick); at most
+``max_turns`` turns (each question or list is one). A value is offered at most once; a
+multiple-choice type the user picked from is settled, and after "none of these" it may come back
+with its next values.
 
 Two engines run the same protocol with the same user:
 
