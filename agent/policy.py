@@ -102,8 +102,8 @@ def open_values(obs: Observation, type_: str, mass: np.ndarray, limit: int) -> n
     js = obs.space.types[type_]
     keys = obs.space.keys
     out: list[int] = []
-    # rounded: equal masses computed in another summation order must tie (the learned policy's
-    # features and max-entropy must offer the same options in the same order)
+    # rounded, so masses that differ only by floating-point noise tie and keep the values' order
+    # (whoever computes them, the same question offers the same options in the same order)
     for j in js[np.argsort(-np.round(mass[js], 9), kind="stable")]:
         if mass[j] <= 0.0:
             break  # sorted: the rest no candidate has
