@@ -124,14 +124,16 @@ def build_demo(agent: Any) -> gr.Blocks:
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
             with gr.Column(scale=2, elem_id="memory-panel"):
-
-                @gr.render(inputs=[view])
+                # One render at a time: two renders applied at once race inside Gradio (its
+                # attach_load_events iterates the blocks the other one is adding: "dictionary
+                # changed size during iteration", seen in CI). Renders take milliseconds.
+                @gr.render(inputs=[view], concurrency_limit=1, concurrency_id="render")
                 def render_memory(current: MemoryView) -> None:
                     _render_memory(current)
 
                 picture = gr.Plot(label="Top interests", elem_id="interest-picture", show_label=True)
 
-                @gr.render(inputs=[view])
+                @gr.render(inputs=[view], concurrency_limit=1, concurrency_id="render")
                 def render_interests(current: MemoryView) -> None:
                     _render_interests(current)
 
