@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recsys.seqrec.data import SequenceData, Split, leave_one_out, load_sequences  # noqa: E402
-from recsys.seqrec.evaluate import PROTOCOLS, evaluate  # noqa: E402
+from recsys.seqrec.evaluate import PROTOCOLS, target_ranks_by_protocol  # noqa: E402
+from recsys.seqrec.metrics import compute_metrics, ndcg_gains, paired_ratio_ci  # noqa: E402
 from recsys.seqrec.recommender import RECOMMENDERS, create  # noqa: E402
 from recsys.seqrec.tool import RecommendTool, Request  # noqa: E402
 from recsys.seqrec.train import TrainConfig  # noqa: E402
@@ -92,6 +93,20 @@ class BenchConfig:
     def __post_init__(self) -> None:
         unknown = set(self.models) - set(RECOMMENDERS)
         assert not unknown, f"unknown models {sorted(unknown)}"
+
+
+def model_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["post_norm=true", "dropout=0.3"]`` -> ``{"post_norm": True, "dropout": 0.3}`` (values read as JSON)."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
 
 
 def git_sha() -> str:
@@ -172,7 +187,8 @@ def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchC
     fit = rec.fit(split, train)
     train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    test = evaluate(rec.score, split, "test", PROTOCOLS, seed=seed)
+    ranks = target_ranks_by_protocol(rec.score, split, "test", PROTOCOLS, seed=seed)
+    test = {p: compute_metrics(r) for p, r in ranks.items()}
     eval_seconds = time.perf_counter() - t0
     if neural:
         rec.to("cpu")  # latency is measured on CPU, where the agent runs
@@ -195,6 +211,7 @@ def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchC
         "test": test,
         **timing,
         "history": fit.history,
+        "ranks": ranks,  # per-user, for paired comparisons; not written out
     }
 
 
@@ -281,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
     p.add_argument("--recbole-npz", help="reuse a finished peer run instead of training RecBole in this run")
     p.add_argument("--no-recbole", action="store_true")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model-shape settings on top of the dataset presets, e.g. post_norm=true dropout=0.3 (JSON values)",
+    )
     p.add_argument("--out", help="also write the JSON here")
     a = p.parse_args(argv)
     cfg = BenchConfig(
@@ -298,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         recbole_epochs=a.recbole_epochs,
         recbole_npz=a.recbole_npz,
         out=a.out,
+        overrides={name: {**preset, **model_settings(a.set)} for name, preset in PRESETS.items()},
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(cfg.threads)
@@ -329,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         data = load_sequences("ml-100k")
         split = leave_one_out(data)
         meta, score = recbole_scores(peer_npz, data, split)
-        ours_eval = evaluate(score, split, "test", ("full", "full_unmasked"))
+        peer_ranks = target_ranks_by_protocol(score, split, "test", ("full", "full_unmasked"))
+        ours_eval = {p: compute_metrics(r) for p, r in peer_ranks.items()}
         epochs = meta["epoch_seconds"]
         peer_result = {
             "trained_in_this_run": cfg.recbole_npz is None,
@@ -344,12 +370,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         for r in rows:
             if r["dataset"] == "ml-100k" and r["model"].startswith("sasrec"):
-                r["vs_recbole"] = {
-                    "ndcg@10_ratio_full": r["test"]["full"]["ndcg@10"] / ours_eval["full"]["ndcg@10"],
-                    "ndcg@10_ratio_unmasked": r["test"]["full_unmasked"]["ndcg@10"]
-                    / ours_eval["full_unmasked"]["ndcg@10"],
-                    "seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_result["seconds_per_epoch"],
-                }
+                r["vs_recbole"] = {"seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_result["seconds_per_epoch"]}
+                for protocol, name in (("full", "full"), ("full_unmasked", "unmasked")):
+                    ratio, low, high = paired_ratio_ci(
+                        ndcg_gains(r["ranks"][protocol], 10), ndcg_gains(peer_ranks[protocol], 10), seed=r["seed"]
+                    )
+                    r["vs_recbole"][f"ndcg@10_ratio_{name}"] = ratio
+                    r["vs_recbole"][f"ndcg@10_ratio_{name}_ci95"] = [low, high]
 
     print(table(rows))
     if peer_result is not None and "error" not in peer_result:
@@ -362,9 +389,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             if "vs_recbole" in r:
                 v = r["vs_recbole"]
+                ci, ciu = v["ndcg@10_ratio_full_ci95"], v["ndcg@10_ratio_unmasked_ci95"]
                 print(
-                    f"ours/RecBole {r['model']} seed {r['seed']}: NDCG@10 full {v['ndcg@10_ratio_full']:.3f}, "
-                    f"unmasked {v['ndcg@10_ratio_unmasked']:.3f}, time/epoch {v['seconds_per_epoch_ratio']:.3f}"
+                    f"ours/RecBole {r['model']} seed {r['seed']}: NDCG@10 full {v['ndcg@10_ratio_full']:.3f} "
+                    f"[{ci[0]:.2f}, {ci[1]:.2f}], unmasked {v['ndcg@10_ratio_unmasked']:.3f} [{ciu[0]:.2f}, {ciu[1]:.2f}], "
+                    f"time/epoch {v['seconds_per_epoch_ratio']:.3f}"
                 )
     result = {
         "benchmark": "seqrec",
@@ -373,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "datasets": datasets,
         "wall_seconds": time.time() - started,
-        "results": [{k: v for k, v in r.items() if k != "history"} for r in rows],
+        "results": [{k: v for k, v in r.items() if k not in ("history", "ranks")} for r in rows],
         "recbole_peer": peer_result,
     }
     if cfg.out:

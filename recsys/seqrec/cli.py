@@ -24,7 +24,7 @@ from recsys.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MODEL_FLAGS = ("max_len", "d_model", "n_layers", "n_heads", "d_ff", "dropout")
+MODEL_FLAGS = ("max_len", "d_model", "n_layers", "n_heads", "d_ff", "dropout", "post_norm")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-heads", type=int, help="attention heads (default 2)")
     parser.add_argument("--d-ff", type=int, help="feed-forward size (default d_model; BERT4Rec 4 x d_model)")
     parser.add_argument("--dropout", type=float, help="dropout (default 0.2; BERT4Rec 0.1)")
+    parser.add_argument(
+        "--post-norm",
+        action="store_const",
+        const=True,
+        help="LayerNorm after each residual sum, as BERT and RecBole's SASRec (default: before each sublayer)",
+    )
     parser.add_argument("--checkpoint-dir", type=Path, help="write last.pt here every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     parser.add_argument(

@@ -90,28 +90,26 @@ def sample_eval_negatives(
     return torch.multinomial(w, n, replacement=False, generator=generator)
 
 
-def evaluate(
+def target_ranks_by_protocol(
     score_fn: ScoreFn,
     split: Split,
     stage: str = "test",
     protocols: Iterable[str] = ("full",),
-    ks: Iterable[int] = (10,),
     batch_size: int = 512,
     seed: int = 0,
-) -> dict[str, dict[str, float]]:
-    """Metrics of a model on the validation or test targets, scoring each user once for all protocols.
+) -> dict[str, np.ndarray]:
+    """0-based rank of each user's target under each protocol, scoring each user once for all of them.
 
     Args:
         score_fn: histories -> (B, n_items + 1) scores.
         split: The leave-one-out split.
         stage: "valid" or "test".
         protocols: Any of ``PROTOCOLS``.
-        ks: Cut-offs for HR@K / NDCG@K.
         batch_size: Users scored at once.
         seed: Seeds the negatives of the sampled protocols.
 
     Returns:
-        ``{protocol: {"hr@10": ..., "ndcg@10": ..., "mrr": ...}}``.
+        ``{protocol: (U,) ranks}`` in ``split.eval_users`` order (for per-user comparisons).
     """
     protocols = tuple(protocols)
     unknown = set(protocols) - set(PROTOCOLS)
@@ -141,5 +139,22 @@ def evaluate(
             else:
                 neg = sample_eval_negatives(full_histories[start : start + batch_size], weights[p], generator)
                 ranks[p].append(sampled_ranks(scores, tgt, neg))
-    ks = tuple(ks)
-    return {p: compute_metrics(torch.cat(r).numpy(), ks) for p, r in ranks.items()}
+    return {p: torch.cat(r).numpy() for p, r in ranks.items()}
+
+
+def evaluate(
+    score_fn: ScoreFn,
+    split: Split,
+    stage: str = "test",
+    protocols: Iterable[str] = ("full",),
+    ks: Iterable[int] = (10,),
+    batch_size: int = 512,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Metrics of a model on the validation or test targets (``target_ranks_by_protocol``, then HR/NDCG/MRR).
+
+    Returns:
+        ``{protocol: {"hr@10": ..., "ndcg@10": ..., "mrr": ...}}``.
+    """
+    ranks = target_ranks_by_protocol(score_fn, split, stage, protocols, batch_size, seed)
+    return {p: compute_metrics(r, tuple(ks)) for p, r in ranks.items()}

@@ -17,12 +17,35 @@ def hit_rate_at_k(ranks: np.ndarray, k: int) -> float:
     return float(np.mean(ranks < k)) if len(ranks) else 0.0
 
 
+def ndcg_gains(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Per-user NDCG@K with one target: 1 / log2(rank + 2) when the target is in the top K, else 0."""
+    return np.where(ranks < k, 1.0 / np.log2(ranks.astype(np.float64) + 2.0), 0.0)
+
+
 def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
-    """NDCG@K with one target: mean of 1 / log2(rank + 2) over users whose target is in the top K."""
-    if not len(ranks):
-        return 0.0
-    gains = np.where(ranks < k, 1.0 / np.log2(ranks.astype(np.float64) + 2.0), 0.0)
-    return float(gains.mean())
+    """NDCG@K with one target: the mean of ``ndcg_gains``."""
+    return float(ndcg_gains(ranks, k).mean()) if len(ranks) else 0.0
+
+
+def paired_ratio_ci(
+    a: np.ndarray, b: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """mean(a) / mean(b) and its paired-bootstrap confidence interval.
+
+    ``a`` and ``b`` are per-user values of two models on the same users (same order); resampling
+    users jointly keeps the pairing, so the interval reflects the models' difference rather than
+    how hard the sampled users happen to be.
+
+    Returns:
+        (ratio, low, high).
+    """
+    assert a.shape == b.shape and a.ndim == 1 and len(a), "need two equal-length 1-D arrays"
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(n_boot, len(a)))  # (n_boot, U)
+    ratios = a[idx].mean(1) / np.maximum(b[idx].mean(1), 1e-12)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(ratios, [tail, 100.0 - tail])
+    return float(a.mean() / b.mean()), float(low), float(high)
 
 
 def mrr(ranks: np.ndarray, k: int | None = None) -> float:

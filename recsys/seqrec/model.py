@@ -32,6 +32,9 @@ class SASRecConfig:
         d_ff: Feed-forward inner size; None means ``d_model`` (as in the SASRec paper).
         dropout: Dropout on embeddings, attention and feed-forward outputs.
         causal: True for SASRec; False turns the encoder bidirectional (used by BERT4Rec).
+        post_norm: Normalise after each residual sum, and the embeddings before the first block,
+            as BERT and RecBole's SASRec do; False (default) normalises before each sublayer and
+            once at the end, as the SASRec reference code does.
     """
 
     n_items: int
@@ -42,6 +45,7 @@ class SASRecConfig:
     d_ff: int | None = None
     dropout: float = 0.2
     causal: bool = True
+    post_norm: bool = False
 
     def __post_init__(self) -> None:
         assert self.n_items > 0, f"n_items must be positive, got {self.n_items}"
@@ -92,16 +96,20 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block (as SASRec's reference code: LayerNorm before each sublayer)."""
+    """Transformer block, pre-norm (SASRec's reference code) or post-norm (BERT, RecBole)."""
 
     def __init__(self, cfg: SASRecConfig) -> None:
         super().__init__()
+        self.post_norm = cfg.post_norm
         self.ln1 = nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.ff = FeedForward(cfg)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.post_norm:
+            x = self.ln1(x + self.attn(x, mask))
+            return self.ln2(x + self.ff(x))
         x = x + self.attn(self.ln1(x), mask)
         return x + self.ff(self.ln2(x))
 
@@ -137,7 +145,10 @@ class SASRec(nn.Module):
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.d_model)
         self.emb_drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.ln_f = nn.LayerNorm(cfg.d_model)
+        # Pre-norm ends with a LayerNorm; post-norm's blocks already end normalised, and it
+        # normalises the summed embeddings instead.
+        self.ln_f = None if cfg.post_norm else nn.LayerNorm(cfg.d_model)
+        self.ln_emb = nn.LayerNorm(cfg.d_model) if cfg.post_norm else None
         self.apply(self._init_weights)
 
     @staticmethod
@@ -163,12 +174,15 @@ class SASRec(nn.Module):
         B, T = seq.shape
         assert T <= self.cfg.max_len, f"sequence length {T} exceeds max_len {self.cfg.max_len}"
         pos = torch.arange(self.cfg.max_len - T, self.cfg.max_len, device=seq.device)  # (T,) right-aligned
-        x = self.item_emb(seq) * math.sqrt(self.cfg.d_model) + self.pos_emb(pos)  # (B, T, D)
+        if self.ln_emb is None:
+            x = self.item_emb(seq) * math.sqrt(self.cfg.d_model) + self.pos_emb(pos)  # (B, T, D)
+        else:
+            x = self.ln_emb(self.item_emb(seq) + self.pos_emb(pos))
         x = self.emb_drop(x) * (seq != PAD).unsqueeze(-1)  # zero the padding
         mask = attention_mask(seq, self.cfg.causal)
         for block in self.blocks:
             x = block(x, mask)
-        return self.ln_f(x)  # (B, T, D)
+        return x if self.ln_f is None else self.ln_f(x)  # (B, T, D)
 
     def last_hidden(self, seq: torch.Tensor) -> torch.Tensor:
         """(B, D): the state after the newest item, i.e. the user representation for the next step."""

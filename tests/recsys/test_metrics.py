@@ -10,7 +10,15 @@ import torch
 
 from recsys.seqrec.data import SequenceData, leave_one_out
 from recsys.seqrec.evaluate import evaluate, sample_eval_negatives, sampled_ranks, target_ranks
-from recsys.seqrec.metrics import METRICS, compute_metrics, hit_rate_at_k, mrr, ndcg_at_k
+from recsys.seqrec.metrics import (
+    METRICS,
+    compute_metrics,
+    hit_rate_at_k,
+    mrr,
+    ndcg_at_k,
+    ndcg_gains,
+    paired_ratio_ci,
+)
 
 INF = float("-inf")
 RANKS = np.array([0, 1, 3, 10])
@@ -28,6 +36,24 @@ def test_ndcg_by_hand() -> None:
     assert ndcg_at_k(RANKS, 10) == pytest.approx(expected)
     assert ndcg_at_k(np.array([0]), 10) == 1.0
     assert ndcg_at_k(np.array([1]), 10) == pytest.approx(1 / math.log2(3))
+
+
+def test_per_user_ndcg_gains_by_hand() -> None:
+    gains = ndcg_gains(RANKS, 4)
+    np.testing.assert_allclose(gains, [1.0, 1.0 / math.log2(3), 1.0 / math.log2(5), 0.0])
+    assert ndcg_at_k(RANKS, 4) == pytest.approx(gains.mean())
+
+
+def test_paired_ratio_interval() -> None:
+    rng = np.random.default_rng(0)
+    b = rng.random(500)
+    ratio, low, high = paired_ratio_ci(1.1 * b, b)
+    # A constant per-user factor is the same in every resample: the interval collapses onto it.
+    assert ratio == pytest.approx(1.1) and low == pytest.approx(1.1) and high == pytest.approx(1.1)
+    ratio, low, high = paired_ratio_ci(b + rng.normal(0, 0.3, 500), b)
+    assert low < ratio < high and high - low > 0.02
+    with pytest.raises(AssertionError):
+        paired_ratio_ci(b, b[:-1])
 
 
 def test_mrr_by_hand() -> None:

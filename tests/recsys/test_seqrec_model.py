@@ -25,9 +25,11 @@ def split() -> Split:
     return leave_one_out(from_catalog(load_catalog("ml-100k")))
 
 
-def test_causal_mask_future_items_never_change_the_past() -> None:
+@pytest.mark.parametrize("post_norm", [False, True])
+def test_causal_mask_future_items_never_change_the_past(post_norm: bool) -> None:
     torch.manual_seed(0)
-    model = SASRec(SASRecConfig(n_items=50, max_len=10, d_model=16, n_heads=2, dropout=0.0)).eval()
+    cfg = SASRecConfig(n_items=50, max_len=10, d_model=16, n_heads=2, dropout=0.0, post_norm=post_norm)
+    model = SASRec(cfg).eval()
     seq = torch.tensor([[0, 0, 3, 7, 9, 11, 4, 5, 6, 8]])
     changed = seq.clone()
     changed[0, 6:] = torch.tensor([20, 21, 22, 23])
@@ -36,9 +38,11 @@ def test_causal_mask_future_items_never_change_the_past() -> None:
     assert not torch.allclose(a[:, 6:], b[:, 6:])
 
 
-def test_padding_is_ignored() -> None:
+@pytest.mark.parametrize("post_norm", [False, True])
+def test_padding_is_ignored(post_norm: bool) -> None:
     torch.manual_seed(0)
-    model = SASRec(SASRecConfig(n_items=50, max_len=10, d_model=16, n_heads=2, dropout=0.0)).eval()
+    cfg = SASRecConfig(n_items=50, max_len=10, d_model=16, n_heads=2, dropout=0.0, post_norm=post_norm)
+    model = SASRec(cfg).eval()
     short = torch.tensor([[3, 7, 9]])
     padded = torch.tensor([[0, 0, 0, 3, 7, 9]])
     torch.testing.assert_close(model.next_item_scores(short), model.next_item_scores(padded))
@@ -94,9 +98,11 @@ def test_one_batch_loss_decreases_and_all_params_change(kind: str, split: Split)
     assert not unchanged, f"{kind}: parameters never updated: {unchanged}"
 
 
-@pytest.mark.parametrize("kind", sorted(RECOMMENDERS))
+@pytest.mark.parametrize("kind", [*sorted(RECOMMENDERS), "sasrec-ce/post-norm"])
 def test_save_load_round_trips_exactly(kind: str, split: Split, tmp_path: Path) -> None:
-    rec = create(kind, split.data.item_ids, TINY if RECOMMENDERS[kind].neural else {}, seed=0)
+    kind, _, variant = kind.partition("/")
+    shape = {**TINY, "post_norm": True} if variant else TINY
+    rec = create(kind, split.data.item_ids, shape if RECOMMENDERS[kind].neural else {}, seed=0)
     if RECOMMENDERS[kind].neural:
         rec.fit(split, TrainConfig(epochs=1, max_steps_per_epoch=2, progress=False))
     else:
