@@ -68,7 +68,8 @@ class BenchConfig:
         batch_users: Users per batched recommend call when measuring throughput.
         recbole_python: Interpreter of the RecBole venv; None disables the peer.
         recbole_epochs: Epoch cap of the RecBole peer.
-        recbole_npz: Reuse this peer output instead of training RecBole (recorded in the JSON).
+        recbole_npz: Finished peer runs (``recbole_peer.py`` outputs, e.g. other seeds) to compare with,
+            instead of training RecBole in this run; each is recorded in the JSON.
         out: Also write the JSON object here.
     """
 
@@ -86,7 +87,7 @@ class BenchConfig:
     batch_users: int = 256
     recbole_python: str | None = "/work/recbole-venv/bin/python"
     recbole_epochs: int = 30
-    recbole_npz: str | None = None
+    recbole_npz: tuple[str, ...] = ()
     out: str | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(PRESETS))
 
@@ -217,7 +218,7 @@ def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchC
 
 def start_recbole(cfg: BenchConfig, out: Path) -> subprocess.Popen[bytes] | None:
     """Launch the RecBole peer in its own venv (returns None when disabled or not installed)."""
-    if cfg.recbole_python is None or cfg.recbole_npz is not None:
+    if cfg.recbole_python is None or cfg.recbole_npz:
         return None
     if not Path(cfg.recbole_python).is_file():
         logger.warning("RecBole venv not found at %s: run benchmarks/setup_recbole_env.sh", cfg.recbole_python)
@@ -254,6 +255,77 @@ def recbole_scores(npz: Path, data: SequenceData, split: Split) -> tuple[dict[st
         return out
 
     return meta, score
+
+
+def peer_result(npz: Path, data: SequenceData, split: Split, trained_now: bool) -> dict[str, Any]:
+    """One RecBole run scored by our evaluator (full ranking, masked and unmasked), with its facts."""
+    meta, score = recbole_scores(npz, data, split)
+    ranks = target_ranks_by_protocol(score, split, "test", ("full", "full_unmasked"))
+    return {
+        "npz": str(npz),
+        "trained_in_this_run": trained_now,
+        "recbole_own_test": meta["recbole_test"],
+        "our_evaluator": {p: compute_metrics(r) for p, r in ranks.items()},
+        "seconds_per_epoch": float(np.mean(meta["epoch_seconds"])),
+        "epochs_run": meta["epochs_run"],
+        "max_epochs": meta["max_epochs"],
+        "seed": meta["seed"],
+        "train_rows_per_epoch": meta["train_rows_per_epoch"],
+        "test_target_agreement": meta["test_target_agreement"],
+        "ranks": ranks,
+    }
+
+
+def compare_with_peers(rows: list[dict[str, Any]], peers: list[dict[str, Any]]) -> None:
+    """Add ``vs_recbole`` to our ML-100K SASRec rows: NDCG@10 ratios against the peers' mean, paired by user.
+
+    With several peer seeds each user's peer gain is the mean over seeds, so the ratio compares our
+    run with RecBole's expected result rather than with one lucky or unlucky seed.
+    """
+    if not peers:
+        return
+    peer_seconds = float(np.mean([q["seconds_per_epoch"] for q in peers]))
+    for r in rows:
+        if r["dataset"] != "ml-100k" or not r["model"].startswith("sasrec"):
+            continue
+        r["vs_recbole"] = {"seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_seconds, "peer_seeds": []}
+        r["vs_recbole"]["peer_seeds"] = [q["seed"] for q in peers]
+        for protocol, name in (("full", "full"), ("full_unmasked", "unmasked")):
+            peer_gains = np.mean([ndcg_gains(q["ranks"][protocol], 10) for q in peers], axis=0)
+            ratio, low, high = paired_ratio_ci(ndcg_gains(r["ranks"][protocol], 10), peer_gains, seed=r["seed"])
+            r["vs_recbole"][f"ndcg@10_ratio_{name}"] = ratio
+            r["vs_recbole"][f"ndcg@10_ratio_{name}_ci95"] = [low, high]
+
+
+def print_peers(rows: list[dict[str, Any]], peers: list[dict[str, Any]]) -> None:
+    """The peers' figures and our ratios against them."""
+    for q in peers:
+        if "error" in q:
+            print(f"RecBole peer failed: {q['error']} (log {q['log']})")
+            continue
+        e = q["our_evaluator"]
+        print(
+            f"RecBole SASRec (seed {q['seed']}, {q['epochs_run']} epochs, {q['seconds_per_epoch']:.1f} s/epoch, "
+            f"{'trained in this run' if q['trained_in_this_run'] else q['npz']}): NDCG@10 full "
+            f"{e['full']['ndcg@10']:.4f}, unmasked {e['full_unmasked']['ndcg@10']:.4f}; "
+            f"its own evaluator: {q['recbole_own_test']}"
+        )
+    ours = [r for r in rows if "vs_recbole" in r]
+    for r in ours:
+        v = r["vs_recbole"]
+        ci, ciu = v["ndcg@10_ratio_full_ci95"], v["ndcg@10_ratio_unmasked_ci95"]
+        print(
+            f"ours/RecBole {r['model']} seed {r['seed']}: NDCG@10 full {v['ndcg@10_ratio_full']:.3f} "
+            f"[{ci[0]:.2f}, {ci[1]:.2f}], unmasked {v['ndcg@10_ratio_unmasked']:.3f} [{ciu[0]:.2f}, {ciu[1]:.2f}], "
+            f"time/epoch {v['seconds_per_epoch_ratio']:.3f}"
+        )
+    for model in sorted({r["model"] for r in ours}):
+        full = [r["vs_recbole"]["ndcg@10_ratio_full"] for r in ours if r["model"] == model]
+        unmasked = [r["vs_recbole"]["ndcg@10_ratio_unmasked"] for r in ours if r["model"] == model]
+        print(
+            f"ours/RecBole {model}, mean over {len(full)} seed(s): NDCG@10 full {np.mean(full):.3f}, "
+            f"unmasked {np.mean(unmasked):.3f}"
+        )
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -296,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window-stride", type=int, help="training-window stride of next-item models")
     p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
-    p.add_argument("--recbole-npz", help="reuse a finished peer run instead of training RecBole in this run")
+    p.add_argument(
+        "--recbole-npz", nargs="+", default=[], help="compare with finished peer runs instead of training RecBole now"
+    )
     p.add_argument("--no-recbole", action="store_true")
     p.add_argument(
         "--set",
@@ -320,14 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         window_stride=a.window_stride,
         recbole_python=None if a.no_recbole else a.recbole_python,
         recbole_epochs=a.recbole_epochs,
-        recbole_npz=a.recbole_npz,
+        recbole_npz=tuple(a.recbole_npz),
         out=a.out,
         overrides={name: {**preset, **model_settings(a.set)} for name, preset in PRESETS.items()},
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(cfg.threads)
     started = time.time()
-    peer_npz = Path(cfg.recbole_npz) if cfg.recbole_npz else Path(f"/tmp/recbole_peer_{os.getpid()}.npz")
+    peer_npz = Path(f"/tmp/recbole_peer_{os.getpid()}.npz")
     peer = start_recbole(cfg, peer_npz) if "ml-100k" in cfg.datasets else None
 
     rows, datasets = [], {}
@@ -341,60 +415,25 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(run_one(data, split, model, seed, cfg))
                 logger.info("%s", table(rows[-1:]))
 
-    peer_result: dict[str, Any] | None = None
-    if "ml-100k" in cfg.datasets and (peer is not None or cfg.recbole_npz):
-        rc = 0
+    peers: list[dict[str, Any]] = []
+    if "ml-100k" in cfg.datasets:
+        npzs = [Path(x) for x in cfg.recbole_npz]
         if peer is not None:
             logger.info("waiting for the RecBole peer")
             rc = peer.wait()
-        if rc != 0 or not peer_npz.is_file():
-            logger.error("RecBole peer failed (exit %s); see %s", rc, peer_npz.with_suffix(".log"))
-            peer_result = {"error": f"exit {rc}", "log": str(peer_npz.with_suffix(".log"))}
-    if peer_result is None and "ml-100k" in cfg.datasets and (peer is not None or cfg.recbole_npz):
-        data = load_sequences("ml-100k")
-        split = leave_one_out(data)
-        meta, score = recbole_scores(peer_npz, data, split)
-        peer_ranks = target_ranks_by_protocol(score, split, "test", ("full", "full_unmasked"))
-        ours_eval = {p: compute_metrics(r) for p, r in peer_ranks.items()}
-        epochs = meta["epoch_seconds"]
-        peer_result = {
-            "trained_in_this_run": cfg.recbole_npz is None,
-            "recbole_own_test": meta["recbole_test"],
-            "our_evaluator": ours_eval,
-            "seconds_per_epoch": float(np.mean(epochs)),
-            "epochs_run": meta["epochs_run"],
-            "max_epochs": meta["max_epochs"],
-            "seed": meta["seed"],
-            "train_rows_per_epoch": meta["train_rows_per_epoch"],
-            "test_target_agreement": meta["test_target_agreement"],
-        }
-        for r in rows:
-            if r["dataset"] == "ml-100k" and r["model"].startswith("sasrec"):
-                r["vs_recbole"] = {"seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_result["seconds_per_epoch"]}
-                for protocol, name in (("full", "full"), ("full_unmasked", "unmasked")):
-                    ratio, low, high = paired_ratio_ci(
-                        ndcg_gains(r["ranks"][protocol], 10), ndcg_gains(peer_ranks[protocol], 10), seed=r["seed"]
-                    )
-                    r["vs_recbole"][f"ndcg@10_ratio_{name}"] = ratio
-                    r["vs_recbole"][f"ndcg@10_ratio_{name}_ci95"] = [low, high]
+            if rc != 0 or not peer_npz.is_file():
+                logger.error("RecBole peer failed (exit %s); see %s", rc, peer_npz.with_suffix(".log"))
+                peers.append({"error": f"exit {rc}", "log": str(peer_npz.with_suffix(".log"))})
+            else:
+                npzs.append(peer_npz)
+        if npzs:
+            data = load_sequences("ml-100k")
+            split = leave_one_out(data)
+            peers += [peer_result(npz, data, split, trained_now=npz == peer_npz) for npz in npzs]
+            compare_with_peers(rows, [q for q in peers if "error" not in q])
 
     print(table(rows))
-    if peer_result is not None and "error" not in peer_result:
-        e = peer_result["our_evaluator"]
-        print(
-            f"RecBole SASRec (seed {peer_result['seed']}, {peer_result['epochs_run']} epochs, "
-            f"{peer_result['seconds_per_epoch']:.1f} s/epoch): NDCG@10 full {e['full']['ndcg@10']:.4f}, "
-            f"unmasked {e['full_unmasked']['ndcg@10']:.4f}; its own evaluator: {peer_result['recbole_own_test']}"
-        )
-        for r in rows:
-            if "vs_recbole" in r:
-                v = r["vs_recbole"]
-                ci, ciu = v["ndcg@10_ratio_full_ci95"], v["ndcg@10_ratio_unmasked_ci95"]
-                print(
-                    f"ours/RecBole {r['model']} seed {r['seed']}: NDCG@10 full {v['ndcg@10_ratio_full']:.3f} "
-                    f"[{ci[0]:.2f}, {ci[1]:.2f}], unmasked {v['ndcg@10_ratio_unmasked']:.3f} [{ciu[0]:.2f}, {ciu[1]:.2f}], "
-                    f"time/epoch {v['seconds_per_epoch_ratio']:.3f}"
-                )
+    print_peers(rows, peers)
     result = {
         "benchmark": "seqrec",
         "config": {k: v for k, v in asdict(cfg).items()},
@@ -403,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         "datasets": datasets,
         "wall_seconds": time.time() - started,
         "results": [{k: v for k, v in r.items() if k not in ("history", "ranks")} for r in rows],
-        "recbole_peer": peer_result,
+        "recbole_peers": [{k: v for k, v in q.items() if k != "ranks"} for q in peers],
     }
     if cfg.out:
         Path(cfg.out).write_text(json.dumps({**result, "histories": [r["history"] for r in rows]}, indent=1))
