@@ -257,6 +257,16 @@ def recbole_scores(npz: Path, data: SequenceData, split: Split) -> tuple[dict[st
     return meta, score
 
 
+def wait_for_file(path: Path, poll_s: float = 30.0) -> None:
+    """Wait until ``path`` exists and has stopped growing (a peer still training in another process)."""
+    if not path.is_file():
+        logger.info("waiting for %s (a RecBole run still training?)", path)
+    size = -1
+    while not path.is_file() or path.stat().st_size != size:
+        size = path.stat().st_size if path.is_file() else -1
+        time.sleep(poll_s if size < 0 else 5.0)
+
+
 def peer_result(npz: Path, data: SequenceData, split: Split, trained_now: bool) -> dict[str, Any]:
     """One RecBole run scored by our evaluator (full ranking, masked and unmasked), with its facts."""
     meta, score = recbole_scores(npz, data, split)
@@ -369,7 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
     p.add_argument(
-        "--recbole-npz", nargs="+", default=[], help="compare with finished peer runs instead of training RecBole now"
+        "--recbole-npz",
+        nargs="+",
+        default=[],
+        help="compare with these peer runs (recbole_peer.py outputs; waited for if not there yet) instead of training RecBole now",
     )
     p.add_argument("--no-recbole", action="store_true")
     p.add_argument(
@@ -426,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                 peers.append({"error": f"exit {rc}", "log": str(peer_npz.with_suffix(".log"))})
             else:
                 npzs.append(peer_npz)
+        for npz in npzs:
+            wait_for_file(npz)
         if npzs:
             data = load_sequences("ml-100k")
             split = leave_one_out(data)
