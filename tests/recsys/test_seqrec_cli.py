@@ -34,6 +34,7 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
         + [
             "--n-layers",
             "1",
+            "--post-norm",
             "--max-steps-per-epoch",
             "2",
             "--device",
@@ -48,4 +49,6 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
     assert cli.run(args) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["config"]["model"]["max_len"] == 10 and result["config"]["model"]["d_model"] == 8
+    assert result["config"]["model"]["post_norm"] is True
+    assert "post_norm" not in cli.model_overrides(_parse(["--model", "sasrec-ce"]))  # absent flag keeps the default
     assert result["epochs_trained"] == 1
