@@ -295,16 +295,18 @@ def compare_with_peers(rows: list[dict[str, Any]], peers: list[dict[str, Any]]) 
     if not peers:
         return
     peer_seconds = float(np.mean([q["seconds_per_epoch"] for q in peers]))
+    protocols = (("full", "full"), ("full_unmasked", "unmasked"))
+    peer_gains = {p: np.mean([ndcg_gains(q["ranks"][p], 10) for q in peers], axis=0) for p, _ in protocols}
     for r in rows:
         if r["dataset"] != "ml-100k" or not r["model"].startswith("sasrec"):
             continue
-        r["vs_recbole"] = {"seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_seconds, "peer_seeds": []}
-        r["vs_recbole"]["peer_seeds"] = [q["seed"] for q in peers]
-        for protocol, name in (("full", "full"), ("full_unmasked", "unmasked")):
-            peer_gains = np.mean([ndcg_gains(q["ranks"][protocol], 10) for q in peers], axis=0)
-            ratio, low, high = paired_ratio_ci(ndcg_gains(r["ranks"][protocol], 10), peer_gains, seed=r["seed"])
-            r["vs_recbole"][f"ndcg@10_ratio_{name}"] = ratio
-            r["vs_recbole"][f"ndcg@10_ratio_{name}_ci95"] = [low, high]
+        v = {"seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_seconds, "peer_seeds": [q["seed"] for q in peers]}
+        for protocol, name in protocols:
+            ratio, low, high = paired_ratio_ci(
+                ndcg_gains(r["ranks"][protocol], 10), peer_gains[protocol], seed=r["seed"]
+            )
+            v[f"ndcg@10_ratio_{name}"], v[f"ndcg@10_ratio_{name}_ci95"] = ratio, [low, high]
+        r["vs_recbole"] = v
 
 
 def print_peers(rows: list[dict[str, Any]], peers: list[dict[str, Any]]) -> None:
