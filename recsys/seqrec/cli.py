@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--patience", type=int, default=10, help="epochs without better valid NDCG@10 before stopping")
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=1,
+        help="validate every N epochs (full-ranking validation dominates cheap epochs)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     parser.add_argument("--max-len", type=int, help="history length read by the model (default 50)")
@@ -50,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_const",
         const=True,
         help="LayerNorm after each residual sum, as BERT and RecBole's SASRec (default: before each sublayer)",
+    )
+    parser.add_argument(
+        "--exclude-seen",
+        action="store_const",
+        const=True,
+        help="sasrec-ce: leave the user's other training items out of the softmax (they are never recommended)",
     )
     parser.add_argument("--checkpoint-dir", type=Path, help="write last.pt here every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
@@ -85,6 +97,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr,
         weight_decay=args.weight_decay,
         patience=args.patience,
+        eval_every=args.eval_every,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
@@ -97,10 +110,13 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Model-shape flags that were given (others keep the model's defaults)."""
+    """Model-shape and loss flags that were given (others keep the model's defaults)."""
     if not RECOMMENDERS[args.model].neural:
         return {}
-    return {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
+    overrides = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
+    if args.exclude_seen:
+        overrides["loss.exclude_seen"] = True
+    return overrides
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ Shapes: M is the number of supervised positions (padding already removed).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,6 +68,20 @@ def gbce(pos_logits: torch.Tensor, neg_logits: torch.Tensor, n_items: int, t: fl
     return (-beta * F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
 
 
+def initial_logit(name: str, n_negatives: int, n_items: int, t: float = 0.75) -> float | None:
+    """The score that minimises a sampled loss when every item scores the same (None for softmax losses).
+
+    BCE with K negatives: ``-(1 - σ(s)) + K σ(s) = 0`` gives ``s = -log K``; gBCE weights the
+    positive by β: ``s = log(β / K)``. A model whose scores start there need not distort its
+    item embeddings to reach the loss's base rate (``SASRecConfig.logit_bias``).
+    """
+    if name == "bce":
+        return -math.log(n_negatives)
+    if name == "gbce":
+        return math.log(gbce_beta(n_negatives, n_items, t) / n_negatives)
+    return None
+
+
 LossName = Literal["ce", "bce", "gbce", "cloze"]
 LOSSES: tuple[LossName, ...] = ("ce", "bce", "gbce", "cloze")
 
@@ -81,18 +96,24 @@ class LossConfig:
         n_negatives: Negatives per position for ``bce`` / ``gbce``.
         gbce_t: gBCE calibration t.
         mask_prob: Share of items masked for ``cloze``.
+        exclude_seen: ``ce`` only: leave the user's other training items out of each softmax.
+            Evaluation and the agent never recommend seen items, so training need not spend
+            its gradient pushing them below the target (the full-softmax counterpart of
+            sampling negatives outside the user's items).
     """
 
     name: LossName = "ce"
     n_negatives: int = 1
     gbce_t: float = 0.75
     mask_prob: float = 0.2
+    exclude_seen: bool = False
 
     def __post_init__(self) -> None:
         assert self.name in LOSSES, f"unknown loss {self.name!r}; choose from {LOSSES}"
         assert self.n_negatives >= 1, f"n_negatives must be >= 1, got {self.n_negatives}"
         assert 0.0 <= self.gbce_t <= 1.0, f"gbce_t must be in [0, 1], got {self.gbce_t}"
         assert 0.0 < self.mask_prob < 1.0, f"mask_prob must be in (0, 1), got {self.mask_prob}"
+        assert not self.exclude_seen or self.name == "ce", "exclude_seen applies to the ce loss only"
 
     @property
     def sampled(self) -> bool:

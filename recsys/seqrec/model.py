@@ -35,6 +35,11 @@ class SASRecConfig:
         post_norm: Normalise after each residual sum, and the embeddings before the first block,
             as BERT and RecBole's SASRec do; False (default) normalises before each sublayer and
             once at the end, as the SASRec reference code does.
+        logit_bias: Initial value of a learned constant added to every score; None: no such
+            parameter. It never changes a ranking, but sampled losses need it: with K negatives
+            the loss first asks for every score near ``-log K``, and without a shared offset the
+            tied item embeddings collapse onto one direction to produce it, after which gSASRec
+            stalls at popularity level (``losses.initial_logit`` gives the starting value).
     """
 
     n_items: int
@@ -46,6 +51,7 @@ class SASRecConfig:
     dropout: float = 0.2
     causal: bool = True
     post_norm: bool = False
+    logit_bias: float | None = None
 
     def __post_init__(self) -> None:
         assert self.n_items > 0, f"n_items must be positive, got {self.n_items}"
@@ -150,6 +156,7 @@ class SASRec(nn.Module):
         self.ln_f = None if cfg.post_norm else nn.LayerNorm(cfg.d_model)
         self.ln_emb = nn.LayerNorm(cfg.d_model) if cfg.post_norm else None
         self.apply(self._init_weights)
+        self.logit_bias = None if cfg.logit_bias is None else nn.Parameter(torch.tensor(float(cfg.logit_bias)))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -195,11 +202,14 @@ class SASRec(nn.Module):
 
     def score(self, h: torch.Tensor, item_ids: torch.Tensor) -> torch.Tensor:
         """Scores of chosen items: h (..., D), item_ids (..., K) -> (..., K)."""
-        return (self.item_emb(item_ids) * h.unsqueeze(-2)).sum(-1)
+        scores = (self.item_emb(item_ids) * h.unsqueeze(-2)).sum(-1)
+        return scores if self.logit_bias is None else scores + self.logit_bias
 
     def score_all(self, h: torch.Tensor) -> torch.Tensor:
         """Scores of every item: h (B, D) -> (B, n_items + 1); column 0 (padding) is -inf."""
         logits = h @ self.item_weights.T  # (B, N + 1)
+        if self.logit_bias is not None:
+            logits = logits + self.logit_bias
         logits[:, PAD] = float("-inf")
         return logits
 

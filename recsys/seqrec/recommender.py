@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from recsys.seqrec.baselines import ItemKNNConfig, item_knn_neighbors, item_knn_scores, popularity_scores
 from recsys.seqrec.bert4rec import BERT4Rec, bert4rec_config
 from recsys.seqrec.data import PAD, Split
-from recsys.seqrec.losses import LossConfig
+from recsys.seqrec.losses import LossConfig, initial_logit
 from recsys.seqrec.model import SASRec, SASRecConfig
 from recsys.seqrec.train import FitResult, TrainConfig, Trainer, model_scores
 
@@ -269,9 +269,15 @@ class Spec:
 
 def _neural(kind: str, arch: Arch, loss: LossConfig) -> Callable[[Sequence[str], dict[str, Any], int], Any]:
     def build(item_ids: Sequence[str], overrides: dict[str, Any], seed: int) -> NeuralRecommender:
-        shape = {"n_items": len(item_ids), **overrides}
+        # "loss.<field>" keys set the loss (e.g. loss.exclude_seen); the rest set the network's shape.
+        loss_overrides = {k.removeprefix("loss."): v for k, v in overrides.items() if k.startswith("loss.")}
+        shape = {"n_items": len(item_ids), **{k: v for k, v in overrides.items() if not k.startswith("loss.")}}
+        run_loss = replace(loss, **loss_overrides)
+        if run_loss.sampled:
+            start = initial_logit(run_loss.name, run_loss.n_negatives, len(item_ids), run_loss.gbce_t)
+            shape.setdefault("logit_bias", start)
         cfg = bert4rec_config(**shape) if arch == "bert4rec" else SASRecConfig(**shape)
-        return NeuralRecommender(kind, arch, cfg, loss, item_ids, seed)
+        return NeuralRecommender(kind, arch, cfg, run_loss, item_ids, seed)
 
     return build
 

@@ -142,16 +142,21 @@ class Batch:
         seq: (B, T) input ids, left-padded.
         labels: (B, T) target id per position, 0 where nothing is supervised.
         negatives: (B, T, K) sampled negatives, or None for full-softmax losses.
+        seen: (B, n_items + 1) bool, each row's user's training items, when the loss asks for it.
     """
 
     seq: torch.Tensor
     labels: torch.Tensor
     negatives: torch.Tensor | None = None
+    seen: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """The same batch on ``device``."""
-        neg = self.negatives.to(device, non_blocking=True) if self.negatives is not None else None
-        return Batch(self.seq.to(device, non_blocking=True), self.labels.to(device, non_blocking=True), neg)
+        seq, labels, neg, seen = (
+            t.to(device, non_blocking=True) if t is not None else None
+            for t in (self.seq, self.labels, self.negatives, self.seen)
+        )
+        return Batch(seq, labels, neg, seen)
 
 
 def next_item_batches(
@@ -163,6 +168,7 @@ def next_item_batches(
     n_negatives: int = 0,
     shard: tuple[int, int] = (0, 1),
     stride: int | None = None,
+    with_seen: bool = False,
 ) -> Iterator[Batch]:
     """Causal next-item batches for SASRec: input ``w[:-1]``, labels ``w[1:]`` (its fresh targets only).
 
@@ -175,6 +181,7 @@ def next_item_batches(
         n_negatives: Negatives per position (0: none, for CE); drawn outside the user's training items.
         shard: (rank, world size): this process takes every world-th batch.
         stride: Window stride (``make_windows``); None = windows overlapping by one item.
+        with_seen: Attach each row's seen-item matrix (``Batch.seen``).
     """
     windows = make_windows(sequences, max_len + 1, stride)
     lengths = np.array([len(w.items) for w in windows])
@@ -182,11 +189,12 @@ def next_item_batches(
         rows = [windows[i] for i in idx]
         seq = left_pad([w.items[:-1] for w in rows])  # (B, T)
         labels = left_pad([_fresh_labels(w) for w in rows], seq.shape[1])  # (B, T)
-        neg = None
+        neg = seen = None
+        if n_negatives or with_seen:
+            seen = seen_matrix([w.owner for w in rows], sequences, n_items)  # (B, N + 1)
         if n_negatives:
-            seen = seen_matrix([w.owner for w in rows], sequences, n_items)
             neg = sample_negatives((*seq.shape, n_negatives), n_items, generator, seen)  # (B, T, K)
-        yield Batch(seq, labels, neg)
+        yield Batch(seq, labels, neg, seen if with_seen else None)
 
 
 def _fresh_labels(w: Window) -> np.ndarray:

@@ -81,6 +81,7 @@ class TrainConfig:
         assert self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"
         assert self.lr > 0, f"lr must be positive, got {self.lr}"
         assert self.patience >= 1, f"patience must be >= 1, got {self.patience}"
+        assert self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}"
         assert self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"
         assert not self.resume or self.checkpoint_dir is not None, "resume needs a checkpoint_dir"
         if self.checkpoint_dir is not None:
@@ -166,7 +167,13 @@ class Trainer:
         h, labels = h[supervised], batch.labels[supervised]  # (M, D), (M,)
         name = self.loss.name
         if name in ("ce", "cloze"):
-            return losses.cross_entropy(model.score_all(h), labels)
+            logits = model.score_all(h)  # (M, N + 1)
+            if batch.seen is not None:
+                # The target stays in; the user's other items leave the softmax.
+                others = batch.seen[supervised.nonzero()[:, 0]]  # (M, N + 1)
+                others[torch.arange(len(labels), device=labels.device), labels] = False
+                logits = logits.masked_fill(others, float("-inf"))
+            return losses.cross_entropy(logits, labels)
         assert batch.negatives is not None, f"{name} loss needs sampled negatives"
         pos = model.score(h, labels[:, None]).squeeze(-1)  # (M,)
         neg = model.score(h, batch.negatives[supervised])  # (M, K)
@@ -183,7 +190,15 @@ class Trainer:
             )
         n_neg = self.loss.n_negatives if self.loss.sampled else 0
         return next_item_batches(
-            s.train, m.n_items, m.max_len, self.cfg.batch_size, generator, n_neg, shard, self.cfg.window_stride
+            s.train,
+            m.n_items,
+            m.max_len,
+            self.cfg.batch_size,
+            generator,
+            n_neg,
+            shard,
+            self.cfg.window_stride,
+            with_seen=self.loss.exclude_seen,
         )
 
     def steps_per_epoch(self, world: int) -> int:

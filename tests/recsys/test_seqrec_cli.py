@@ -35,6 +35,7 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
             "--n-layers",
             "1",
             "--post-norm",
+            "--exclude-seen",
             "--max-steps-per-epoch",
             "2",
             "--device",
@@ -50,5 +51,11 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["config"]["model"]["max_len"] == 10 and result["config"]["model"]["d_model"] == 8
     assert result["config"]["model"]["post_norm"] is True
+    assert result["config"]["loss"]["exclude_seen"] is True
     assert "post_norm" not in cli.model_overrides(_parse(["--model", "sasrec-ce"]))  # absent flag keeps the default
     assert result["epochs_trained"] == 1
+
+
+def test_eval_every_reaches_the_train_config() -> None:
+    assert cli.train_config(_parse(["--eval-every", "5"])).eval_every == 5
+    assert cli.train_config(_parse([])).eval_every == 1

@@ -105,6 +105,20 @@ def test_next_item_batches_shift_and_negatives(ml100k: SequenceData) -> None:
     real = batch.labels != 0
     assert torch.equal(batch.seq[:, 1:][real[:, :-1]], batch.labels[:, :-1][real[:, :-1]])
     assert int(batch.negatives.min()) >= 1 and int(batch.negatives.max()) <= ml100k.n_items
+    assert batch.seen is None, "the seen matrix travels only when asked for"
+
+
+def test_next_item_batches_carry_each_rows_seen_items(ml100k: SequenceData) -> None:
+    split = leave_one_out(ml100k)
+    gen = torch.Generator().manual_seed(0)
+    batch = next(next_item_batches(split.train, ml100k.n_items, 20, 16, gen, with_seen=True))
+    assert batch.seen is not None and batch.seen.shape == (16, ml100k.n_items + 1)
+    user_sets = {frozenset(seq.tolist()) for seq in split.train}
+    for row in range(16):
+        window = set(batch.seq[row].tolist()) | set(batch.labels[row].tolist())
+        seen = frozenset(batch.seen[row].nonzero()[:, 0].tolist())
+        assert window - {0} <= seen and 0 not in seen
+        assert seen in user_sets, "a row's seen items are exactly one user's training items"
 
 
 def test_cloze_batches_mask_something(ml100k: SequenceData) -> None:

@@ -126,3 +126,43 @@ def test_recommend_excludes_and_respects_allowed(split: Split) -> None:
     allowed = np.zeros(rec.n_items + 1, bool)
     allowed[[10, 20, 30]] = True
     assert {i for i, _ in rec.recommend(np.array([1]), k=10, allowed=allowed)} == {10, 20, 30}
+
+
+@pytest.mark.parametrize(("name", "k"), [("bce", 1), ("bce", 16), ("gbce", 256)])
+def test_initial_logit_minimises_the_loss_when_all_scores_are_equal(name: str, k: int) -> None:
+    start = losses.initial_logit(name, k, 1000, 0.75)
+    assert start is not None
+
+    def slope(at: float) -> float:
+        s = torch.tensor(at, requires_grad=True)
+        pos, neg = s.expand(3), s.expand(3, k)
+        loss = losses.bce(pos, neg) if name == "bce" else losses.gbce(pos, neg, 1000, 0.75)
+        return float(torch.autograd.grad(loss, s)[0])
+
+    assert abs(slope(start)) < 1e-5  # float32 losses
+    assert slope(start - 0.5) < 0 < slope(start + 0.5)
+    assert losses.initial_logit("ce", 1, 1000) is None
+
+
+def test_logit_bias_shifts_scores_but_never_a_ranking() -> None:
+    torch.manual_seed(0)
+    plain = SASRec(SASRecConfig(n_items=30, max_len=8, d_model=16, n_heads=2, dropout=0.0)).eval()
+    biased = SASRec(SASRecConfig(n_items=30, max_len=8, d_model=16, n_heads=2, dropout=0.0, logit_bias=-3.0)).eval()
+    biased.load_state_dict({**plain.state_dict(), "logit_bias": torch.tensor(-3.0)})
+    seq = torch.tensor([[0, 4, 9, 2, 7]])
+    a, b = plain.next_item_scores(seq), biased.next_item_scores(seq)
+    torch.testing.assert_close(b[:, 1:], a[:, 1:] - 3.0)
+    assert torch.equal(a.argsort(descending=True), b.argsort(descending=True))
+    h = plain.last_hidden(seq)
+    torch.testing.assert_close(biased.score(h, torch.tensor([[4, 5]])), plain.score(h, torch.tensor([[4, 5]])) - 3.0)
+
+
+def test_sampled_kinds_start_at_their_losses_base_rate(split: Split) -> None:
+    gs = create("gsasrec", split.data.item_ids, TINY, seed=0)
+    beta = losses.gbce_beta(256, split.n_items, 0.75)
+    assert float(gs.model.logit_bias.detach()) == pytest.approx(math.log(beta / 256), rel=1e-6)
+    assert float(create("sasrec-bce", split.data.item_ids, TINY, seed=0).model.logit_bias.detach()) == 0.0
+    assert create("sasrec-ce", split.data.item_ids, TINY, seed=0).model.logit_bias is None
+    # models saved before the bias existed have no such key, and still rebuild and load
+    old = create("sasrec-bce", split.data.item_ids, {**TINY, "logit_bias": None}, seed=0)
+    assert old.model.logit_bias is None and "logit_bias" not in old.tensors()

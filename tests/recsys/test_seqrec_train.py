@@ -9,8 +9,9 @@ import torch
 
 from recsys.datasets import load_catalog
 from recsys.seqrec.data import Split, from_catalog, leave_one_out
+from recsys.seqrec.losses import LossConfig
 from recsys.seqrec.recommender import create
-from recsys.seqrec.train import CHECKPOINT, TrainConfig
+from recsys.seqrec.train import CHECKPOINT, TrainConfig, Trainer
 
 TINY = {"max_len": 20, "d_model": 16, "n_heads": 2, "n_layers": 1, "dropout": 0.1}
 
@@ -61,3 +62,31 @@ def test_resume_continues_where_it_stopped(split: Split, tmp_path: Path) -> None
     assert result.history[1]["loss"] == pytest.approx(straight_result.history[1]["loss"], rel=1e-5)
     for name, tensor in straight.tensors().items():
         torch.testing.assert_close(again.tensors()[name], tensor, msg=name)
+
+
+def test_exclude_seen_leaves_only_the_users_other_items_out_of_the_softmax(split: Split) -> None:
+    rec = create("sasrec-ce", split.data.item_ids, {**TINY, "loss.exclude_seen": True}, seed=0)
+    assert rec.loss.exclude_seen and rec.config()["loss"]["exclude_seen"]
+    trainer = Trainer(rec.model, rec.loss, split, _cfg())
+    batch = next(trainer.batches(torch.Generator().manual_seed(0), (0, 1)))
+    assert batch.seen is not None
+    rec.model.eval()  # no dropout: both losses see the same scores
+    with torch.no_grad():
+        got = trainer.compute_loss(rec.model, batch)
+        supervised = batch.labels != 0
+        logits = rec.model.score_all(rec.model(batch.seq)[supervised])
+        labels = batch.labels[supervised]
+        rows = supervised.nonzero()[:, 0]
+        expected, plain = [], []
+        for m in range(len(labels)):
+            owner_items = batch.seen[rows[m]].nonzero()[:, 0].tolist()
+            keep = [i for i in range(1, logits.shape[1]) if i not in owner_items or i == int(labels[m])]
+            expected.append(-torch.log_softmax(logits[m, keep], 0)[keep.index(int(labels[m]))])
+            plain.append(-torch.log_softmax(logits[m, 1:], 0)[int(labels[m]) - 1])
+    torch.testing.assert_close(got, torch.stack(expected).mean(), rtol=1e-5, atol=1e-6)
+    assert float(got) < float(torch.stack(plain).mean()), "fewer competitors, lower loss"
+
+
+def test_exclude_seen_is_for_the_ce_loss_only() -> None:
+    with pytest.raises(AssertionError, match="ce loss only"):
+        LossConfig(name="bce", exclude_seen=True)
