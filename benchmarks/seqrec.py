@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="model-shape settings on top of the dataset presets, e.g. post_norm=true dropout=0.3 (JSON values)",
+        help="model settings on top of the dataset presets, e.g. post_norm=true dropout=0.3; loss.* keys set the loss, "
+        "e.g. loss.exclude_seen=true (JSON values)",
     )
     p.add_argument("--out", help="also write the JSON here")
     a = p.parse_args(argv)
