@@ -68,20 +68,6 @@ def gbce(pos_logits: torch.Tensor, neg_logits: torch.Tensor, n_items: int, t: fl
     return (-beta * F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
 
 
-def initial_logit(name: str, n_negatives: int, n_items: int, t: float = 0.75) -> float | None:
-    """The score that minimises a sampled loss when every item scores the same (None for softmax losses).
-
-    BCE with K negatives: ``-(1 - σ(s)) + K σ(s) = 0`` gives ``s = -log K``; gBCE weights the
-    positive by β: ``s = log(β / K)``. A model whose scores start there need not distort its
-    item embeddings to reach the loss's base rate (``SASRecConfig.logit_bias``).
-    """
-    if name == "bce":
-        return -math.log(n_negatives)
-    if name == "gbce":
-        return math.log(gbce_beta(n_negatives, n_items, t) / n_negatives)
-    return None
-
-
 LossName = Literal["ce", "bce", "gbce", "cloze"]
 LOSSES: tuple[LossName, ...] = ("ce", "bce", "gbce", "cloze")
 
@@ -119,3 +105,17 @@ class LossConfig:
     def sampled(self) -> bool:
         """Whether the loss needs sampled negatives."""
         return self.name in ("bce", "gbce")
+
+
+def initial_logit(loss: LossConfig, n_items: int) -> float | None:
+    """The score that minimises a sampled loss when every item scores the same (None for softmax losses).
+
+    BCE with K negatives: ``-(1 - σ(s)) + K σ(s) = 0`` gives ``s = -log K``; gBCE weights the
+    positive by β: ``s = log(β / K)``. A model whose scores start there need not distort its
+    item embeddings to reach the loss's base rate (``SASRecConfig.logit_bias``).
+    """
+    if loss.name == "bce":
+        return -math.log(loss.n_negatives)
+    if loss.name == "gbce":
+        return math.log(gbce_beta(loss.n_negatives, n_items, loss.gbce_t) / loss.n_negatives)
+    return None

@@ -274,8 +274,7 @@ def _neural(kind: str, arch: Arch, loss: LossConfig) -> Callable[[Sequence[str],
         shape = {"n_items": len(item_ids), **{k: v for k, v in overrides.items() if not k.startswith("loss.")}}
         run_loss = replace(loss, **loss_overrides)
         if run_loss.sampled:
-            start = initial_logit(run_loss.name, run_loss.n_negatives, len(item_ids), run_loss.gbce_t)
-            shape.setdefault("logit_bias", start)
+            shape.setdefault("logit_bias", initial_logit(run_loss, len(item_ids)))
         cfg = bert4rec_config(**shape) if arch == "bert4rec" else SASRecConfig(**shape)
         return NeuralRecommender(kind, arch, cfg, run_loss, item_ids, seed)
 

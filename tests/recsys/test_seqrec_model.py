@@ -130,7 +130,7 @@ def test_recommend_excludes_and_respects_allowed(split: Split) -> None:
 
 @pytest.mark.parametrize(("name", "k"), [("bce", 1), ("bce", 16), ("gbce", 256)])
 def test_initial_logit_minimises_the_loss_when_all_scores_are_equal(name: str, k: int) -> None:
-    start = losses.initial_logit(name, k, 1000, 0.75)
+    start = losses.initial_logit(losses.LossConfig(name=name, n_negatives=k, gbce_t=0.75), 1000)
     assert start is not None
 
     def slope(at: float) -> float:
@@ -141,7 +141,7 @@ def test_initial_logit_minimises_the_loss_when_all_scores_are_equal(name: str, k
 
     assert abs(slope(start)) < 1e-5  # float32 losses
     assert slope(start - 0.5) < 0 < slope(start + 0.5)
-    assert losses.initial_logit("ce", 1, 1000) is None
+    assert losses.initial_logit(losses.LossConfig(name="ce"), 1000) is None
 
 
 def test_logit_bias_shifts_scores_but_never_a_ranking() -> None:
