@@ -298,7 +298,7 @@ def compare_with_peers(rows: list[dict[str, Any]], peers: list[dict[str, Any]]) 
     protocols = (("full", "full"), ("full_unmasked", "unmasked"))
     peer_gains = {p: np.mean([ndcg_gains(q["ranks"][p], 10) for q in peers], axis=0) for p, _ in protocols}
     for r in rows:
-        if r["dataset"] != "ml-100k" or r["model"] not in ("sasrec-ce", "sasrec-bce", "gsasrec"):
+        if r["dataset"] != "ml-100k" or not RECOMMENDERS[r["model"]].neural:
             continue
         v = {"seconds_per_epoch_ratio": r["seconds_per_epoch"] / peer_seconds, "peer_seeds": [q["seed"] for q in peers]}
         for protocol, name in protocols:

@@ -163,6 +163,6 @@ def test_sampled_kinds_start_at_their_losses_base_rate(split: Split) -> None:
     assert float(gs.model.logit_bias.detach()) == pytest.approx(math.log(beta / 256), rel=1e-6)
     assert float(create("sasrec-bce", split.data.item_ids, TINY, seed=0).model.logit_bias.detach()) == 0.0
     assert create("sasrec-ce", split.data.item_ids, TINY, seed=0).model.logit_bias is None
-    # models saved before the bias existed have no such key, and still rebuild and load
+    # a config without the bias (as saved before it existed) rebuilds a model without the parameter
     old = create("sasrec-bce", split.data.item_ids, {**TINY, "logit_bias": None}, seed=0)
     assert old.model.logit_bias is None and "logit_bias" not in old.tensors()
