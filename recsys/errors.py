@@ -1,4 +1,4 @@
-"""Errors raised by the catalog and asset layers."""
+"""Errors raised by the catalog, asset and training layers."""
 
 from __future__ import annotations
 
@@ -27,4 +27,11 @@ class AssetError(RuntimeError):
     """An embedded asset is missing or corrupt and could not be obtained.
 
     The message ends with the exact command(s) a user can run to fix it.
+    """
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint cannot be resumed: unreadable, incomplete, or written for another model.
+
+    The message names the file and says what to do (delete it, or resume with the run's own settings).
     """

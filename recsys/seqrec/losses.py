@@ -115,7 +115,7 @@ def initial_logit(loss: LossConfig, n_items: int) -> float | None:
     item embeddings to reach the loss's base rate (``SASRecConfig.logit_bias``).
     """
     if loss.name == "bce":
-        return -math.log(loss.n_negatives)
+        return math.log(1.0 / loss.n_negatives)  # 0.0, not -0.0, for one negative
     if loss.name == "gbce":
         return math.log(gbce_beta(loss.n_negatives, n_items, loss.gbce_t) / loss.n_negatives)
     return None

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from recsys.errors import CheckpointError
 from recsys.seqrec import losses
 from recsys.seqrec.data import Split
 from recsys.seqrec.evaluate import evaluate
@@ -32,6 +33,41 @@ from recsys.seqrec.sampling import Batch, cloze_batches, epoch_rows, left_pad, n
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "last.pt"
+
+
+CHECKPOINT_KEYS = frozenset(
+    {"model", "optimizer", "model_config", "loss_config", "epoch", "best_epoch", "best_valid", "best_model"}
+    | {"history", "generator", "torch_rng"}
+)
+
+
+def read_checkpoint(path: Path, model_config: dict[str, Any], loss_config: dict[str, Any]) -> dict[str, Any]:
+    """Load ``last.pt`` for resuming, checking it belongs to the model about to be trained.
+
+    Raises:
+        CheckpointError: The file is unreadable or incomplete, or was written for a model or loss
+            whose settings differ (resuming it would fail half-way or silently train another model).
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises pickle, zip and runtime errors alike for damaged files
+        raise CheckpointError(f"{path} is not a readable checkpoint ({exc}); delete it to start afresh") from exc
+    missing = CHECKPOINT_KEYS - set(ckpt) if isinstance(ckpt, dict) else CHECKPOINT_KEYS
+    if missing:
+        raise CheckpointError(f"{path} is incomplete (no {sorted(missing)}); delete it to start afresh")
+    for what, saved, now in (("model", ckpt["model_config"], model_config), ("loss", ckpt["loss_config"], loss_config)):
+        differ = sorted(k for k in saved.keys() | now.keys() if k not in saved or k not in now or saved[k] != now[k])
+        if differ:
+            shown = ", ".join(f"{k}: {_shown(saved, k)} in the checkpoint, {_shown(now, k)} now" for k in differ)
+            raise CheckpointError(
+                f"{path} was written for another {what} ({shown}); resume with that run's settings, "
+                "or delete the checkpoint to start afresh"
+            )
+    return ckpt
+
+
+def _shown(config: dict[str, Any], key: str) -> str:
+    return repr(config[key]) if key in config else "absent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +266,7 @@ class Trainer:
         start_epoch = 1
         path = cfg.checkpoint_dir / CHECKPOINT if cfg.checkpoint_dir else None
         if cfg.resume and path is not None and path.is_file():
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            ckpt = read_checkpoint(path, asdict(self.model.cfg), asdict(self.loss))
             self.model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
             generator.set_state(ckpt["generator"])

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from recsys.datasets import load_catalog
+from recsys.errors import CheckpointError
 from recsys.seqrec.data import Split, from_catalog, leave_one_out
 from recsys.seqrec.losses import LossConfig
 from recsys.seqrec.recommender import create
@@ -90,3 +91,25 @@ def test_exclude_seen_leaves_only_the_users_other_items_out_of_the_softmax(split
 def test_exclude_seen_is_for_the_ce_loss_only() -> None:
     with pytest.raises(AssertionError, match="ce loss only"):
         LossConfig(name="bce", exclude_seen=True)
+
+
+def test_resume_refuses_a_damaged_checkpoint_and_keeps_it(split: Split, tmp_path: Path) -> None:
+    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
+    rec = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        rec.fit(split, _cfg(epochs=1, checkpoint_dir=tmp_path, resume=True))
+    assert (tmp_path / CHECKPOINT).read_bytes() == b"not a checkpoint"
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(split: Split, tmp_path: Path) -> None:
+    create("sasrec-bce", split.data.item_ids, TINY, seed=0).fit(split, _cfg(epochs=1, checkpoint_dir=tmp_path))
+    wider = create("sasrec-bce", split.data.item_ids, {**TINY, "d_model": 32}, seed=0)
+    with pytest.raises(CheckpointError, match="d_model: 16 in the checkpoint, 32 now"):
+        wider.fit(split, _cfg(epochs=2, checkpoint_dir=tmp_path, resume=True))
+    # a checkpoint from before a setting existed (here: the learned logit bias) names it as absent
+    ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    del ckpt["model_config"]["logit_bias"]
+    torch.save(ckpt, tmp_path / CHECKPOINT)
+    same = create("sasrec-bce", split.data.item_ids, TINY, seed=0)
+    with pytest.raises(CheckpointError, match="logit_bias: absent in the checkpoint, 0.0 now"):
+        same.fit(split, _cfg(epochs=2, checkpoint_dir=tmp_path, resume=True))
