@@ -51,7 +51,7 @@ def read_checkpoint(path: Path, model_config: dict[str, Any], loss_config: dict[
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle, zip and runtime errors alike for damaged files
-        raise CheckpointError(f"{path} is not a readable checkpoint ({exc}); delete it to start afresh") from exc
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); delete it to start afresh") from exc
     missing = CHECKPOINT_KEYS - set(ckpt) if isinstance(ckpt, dict) else CHECKPOINT_KEYS
     if missing:
         raise CheckpointError(f"{path} is incomplete (no {sorted(missing)}); delete it to start afresh")
