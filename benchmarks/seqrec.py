@@ -64,6 +64,7 @@ class BenchConfig:
         device: auto, cpu or cuda.
         threads: torch CPU threads.
         window_stride: Training-window stride of next-item models (``TrainConfig.window_stride``).
+        sampler: Training sampler of next-item models (``TrainConfig.sampler``).
         latency_users: Single-user recommend() calls timed.
         batch_users: Users per batched recommend call when measuring throughput.
         recbole_python: Interpreter of the RecBole venv; None disables the peer.
@@ -83,6 +84,7 @@ class BenchConfig:
     device: str = "auto"
     threads: int = 2
     window_stride: int | None = None
+    sampler: str = "windows"
     latency_users: int = 300
     batch_users: int = 256
     recbole_python: str | None = "/work/recbole-venv/bin/python"
@@ -183,6 +185,7 @@ def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchC
         device=cfg.device,
         progress=False,
         window_stride=cfg.window_stride,
+        sampler=cfg.sampler,
     )
     t0 = time.perf_counter()
     fit = rec.fit(split, train)
@@ -378,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=BenchConfig.threads)
     p.add_argument("--window-stride", type=int, help="training-window stride of next-item models")
+    p.add_argument("--sampler", default="windows", choices=("windows", "users"), help="training sampler (TrainConfig)")
     p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
     p.add_argument(
@@ -408,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         device=a.device,
         threads=a.threads,
         window_stride=a.window_stride,
+        sampler=a.sampler,
         recbole_python=None if a.no_recbole else a.recbole_python,
         recbole_epochs=a.recbole_epochs,
         recbole_npz=tuple(a.recbole_npz),

@@ -85,6 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="next-item models: training windows end this many items apart (more context per target)",
     )
+    parser.add_argument(
+        "--sampler",
+        default="windows",
+        choices=("windows", "users"),
+        help="next-item models: 'windows' (every target once per epoch, length-grouped batches, fast) or 'users' "
+        "(the SASRec reference sampler: one row per user, mixed batches; slower, better on sparse data such as games)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -106,6 +113,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         progress=not args.no_progress,
         max_steps_per_epoch=args.max_steps_per_epoch,
         window_stride=args.window_stride,
+        sampler=args.sampler,
     )
 
 

@@ -31,7 +31,9 @@ class Window:
     fresh: int | None = None
 
 
-def make_windows(sequences: Sequence[np.ndarray], length: int, stride: int | None = None) -> list[Window]:
+def make_windows(
+    sequences: Sequence[np.ndarray], length: int, stride: int | None = None, newest_only: bool = False
+) -> list[Window]:
     """Cut each sequence into windows of at most ``length`` items, from the newest end backwards.
 
     By default consecutive windows overlap by one item, so with ``length = max_len + 1`` every
@@ -41,10 +43,14 @@ def make_windows(sequences: Sequence[np.ndarray], length: int, stride: int | Non
     with at least ``length - 1 - stride`` items of context instead of as few as one (what
     RecBole's one-row-per-prefix augmentation gives, at ``length / stride`` times the rows rather
     than ``length`` times). Windows with fewer than two items are dropped (nothing to predict).
+
+    With ``newest_only`` each user gives one window, its newest ``length`` items, every target in
+    it supervised (the SASRec reference sampler; older targets of long histories are not trained).
     """
     assert length >= 2, f"window length must be at least 2, got {length}"
     step = length - 1 if stride is None else stride
     assert 1 <= step <= length - 1, f"stride must be in [1, {length - 1}], got {stride}"
+    assert not (newest_only and stride is not None), "newest_only windows supervise every target: no stride"
     out = []
     for owner, seq in enumerate(sequences):
         end = len(seq)
@@ -52,7 +58,7 @@ def make_windows(sequences: Sequence[np.ndarray], length: int, stride: int | Non
             start = max(0, end - length)
             oldest = start == 0 or end - step < 2
             out.append(Window(owner, seq[start:end], None if oldest or step == length - 1 else step))
-            if oldest:
+            if oldest or newest_only:
                 break
             end -= step
     return out
@@ -169,6 +175,7 @@ def next_item_batches(
     shard: tuple[int, int] = (0, 1),
     stride: int | None = None,
     with_seen: bool = False,
+    per_user: bool = False,
 ) -> Iterator[Batch]:
     """Causal next-item batches for SASRec: input ``w[:-1]``, labels ``w[1:]`` (its fresh targets only).
 
@@ -182,10 +189,14 @@ def next_item_batches(
         shard: (rank, world size): this process takes every world-th batch.
         stride: Window stride (``make_windows``); None = windows overlapping by one item.
         with_seen: Attach each row's seen-item matrix (``Batch.seen``).
+        per_user: The SASRec reference sampler: one row per user (its newest ``max_len + 1`` items)
+            and batches of users in random order, not grouped by length. The loss is a mean over
+            a batch's targets, so length-grouped batches give a short history's targets more weight
+            than a long one's; mixed batches weigh every target alike (and pad more: slower on CPU).
     """
-    windows = make_windows(sequences, max_len + 1, stride)
+    windows = make_windows(sequences, max_len + 1, stride, newest_only=per_user)
     lengths = np.array([len(w.items) for w in windows])
-    for idx in batch_order(lengths, batch_size, generator, shard):
+    for idx in batch_order(lengths, batch_size, generator, shard, bucket=1 if per_user else 50):
         rows = [windows[i] for i in idx]
         seq = left_pad([w.items[:-1] for w in rows])  # (B, T)
         labels = left_pad([_fresh_labels(w) for w in rows], seq.shape[1])  # (B, T)
@@ -236,6 +247,8 @@ def cloze_batches(
         yield Batch(seq, labels)
 
 
-def epoch_rows(sequences: Sequence[np.ndarray], length: int, stride: int | None = None) -> int:
+def epoch_rows(
+    sequences: Sequence[np.ndarray], length: int, stride: int | None = None, newest_only: bool = False
+) -> int:
     """Training rows (windows) per epoch for a window length and stride."""
-    return len(make_windows(sequences, length, stride))
+    return len(make_windows(sequences, length, stride, newest_only))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -51,7 +51,9 @@ def read_checkpoint(path: Path, model_config: dict[str, Any], loss_config: dict[
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle, zip and runtime errors alike for damaged files
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); delete it to start afresh") from exc
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc}); delete it to start afresh"
+        ) from exc
     missing = CHECKPOINT_KEYS - set(ckpt) if isinstance(ckpt, dict) else CHECKPOINT_KEYS
     if missing:
         raise CheckpointError(f"{path} is incomplete (no {sorted(missing)}); delete it to start afresh")
@@ -93,6 +95,10 @@ class TrainConfig:
         window_stride: Next-item models: training windows end this many items apart and supervise
             only their newest ``window_stride`` targets (more context per target, more rows per
             epoch; ``sampling.make_windows``); None = windows overlapping by one item.
+        sampler: Next-item models: "windows" covers every training target once per epoch in
+            batches of similar length (fast); "users" is the SASRec reference sampler, one row per
+            user (its newest ``max_len + 1`` items) in batches mixing lengths, which weighs every
+            target alike (``sampling.next_item_batches``).
     """
 
     epochs: int = 200
@@ -111,6 +117,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     progress: bool = True
     window_stride: int | None = None
+    sampler: Literal["windows", "users"] = "windows"
 
     def __post_init__(self) -> None:
         assert self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"
@@ -118,6 +125,8 @@ class TrainConfig:
         assert self.lr > 0, f"lr must be positive, got {self.lr}"
         assert self.patience >= 1, f"patience must be >= 1, got {self.patience}"
         assert self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}"
+        assert self.sampler in ("windows", "users"), f"sampler must be 'windows' or 'users', got {self.sampler!r}"
+        assert self.sampler == "windows" or self.window_stride is None, "the users sampler takes no window_stride"
         assert self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"
         assert not self.resume or self.checkpoint_dir is not None, "resume needs a checkpoint_dir"
         if self.checkpoint_dir is not None:
@@ -235,6 +244,7 @@ class Trainer:
             shard,
             self.cfg.window_stride,
             with_seen=self.loss.exclude_seen,
+            per_user=self.cfg.sampler == "users",
         )
 
     def steps_per_epoch(self, world: int) -> int:
@@ -242,7 +252,9 @@ class Trainer:
         cloze = self.loss.name == "cloze"
         length = self.model.cfg.max_len + (0 if cloze else 1)
         stride = None if cloze else self.cfg.window_stride
-        steps = math.ceil(epoch_rows(self.split.train, length, stride) / self.cfg.batch_size) // max(world, 1)
+        per_user = not cloze and self.cfg.sampler == "users"
+        rows = epoch_rows(self.split.train, length, stride, per_user)
+        steps = math.ceil(rows / self.cfg.batch_size) // max(world, 1)
         if self.cfg.max_steps_per_epoch is not None:
             steps = min(steps, self.cfg.max_steps_per_epoch)
         return steps

@@ -59,3 +59,10 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
 def test_eval_every_reaches_the_train_config() -> None:
     assert cli.train_config(_parse(["--eval-every", "5"])).eval_every == 5
     assert cli.train_config(_parse([])).eval_every == 1
+
+
+def test_sampler_reaches_the_train_config() -> None:
+    assert cli.train_config(_parse(["--sampler", "users"])).sampler == "users"
+    assert cli.train_config(_parse([])).sampler == "windows"
+    with pytest.raises(AssertionError, match="no window_stride"):
+        cli.train_config(_parse(["--sampler", "users", "--window-stride", "8"]))

@@ -97,6 +97,36 @@ def test_strided_windows_supervise_every_target_once_with_more_context(stride: i
     assert sorted(batch.labels[batch.labels != 0].tolist()) == list(range(2, 14))
 
 
+def test_users_sampler_gives_each_user_one_row_of_its_newest_items(ml100k: SequenceData) -> None:
+    seq = np.arange(1, 12)
+    (window,) = make_windows([seq], 4, newest_only=True)
+    assert window.items.tolist() == [8, 9, 10, 11] and window.fresh is None
+    split = leave_one_out(ml100k)
+    users = [u for u, s in enumerate(split.train) if len(s) >= 2]
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for batch in next_item_batches(split.train, ml100k.n_items, 20, 64, gen, per_user=True):
+        for seq_row, label_row in zip(batch.seq, batch.labels, strict=True):
+            rows.append(seq_row[seq_row != 0].tolist() + [int(label_row[-1])])
+    newest = sorted(split.train[u][-21:].tolist() for u in users)
+    assert sorted(rows) == newest, "one row per user: its newest max_len + 1 items, every target supervised"
+
+
+def test_users_sampler_mixes_lengths_in_a_batch() -> None:
+    rng = np.random.default_rng(0)
+    seqs = [np.arange(1, n + 1) for n in rng.integers(2, 60, size=2000)]
+
+    def mean_spread(per_user: bool) -> float:
+        gen = torch.Generator().manual_seed(0)
+        spreads = []
+        for batch in next_item_batches(seqs, 60, 50, 32, gen, per_user=per_user):
+            real = (batch.seq != 0).sum(1)
+            spreads.append(int(real.max() - real.min()))
+        return float(np.mean(spreads))
+
+    assert mean_spread(per_user=False) < 3 < 30 < mean_spread(per_user=True)
+
+
 def test_next_item_batches_shift_and_negatives(ml100k: SequenceData) -> None:
     split = leave_one_out(ml100k)
     gen = torch.Generator().manual_seed(0)

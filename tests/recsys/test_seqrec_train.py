@@ -93,6 +93,16 @@ def test_exclude_seen_is_for_the_ce_loss_only() -> None:
         LossConfig(name="bce", exclude_seen=True)
 
 
+def test_users_sampler_takes_one_step_per_batch_of_users(split: Split) -> None:
+    rec = create("sasrec-bce", split.data.item_ids, TINY, seed=0)
+    trainer = Trainer(rec.model, rec.loss, split, _cfg(sampler="users", max_steps_per_epoch=None))
+    users = sum(len(s) >= 2 for s in split.train)
+    assert trainer.steps_per_epoch(1) == -(-users // 64)
+    assert sum(1 for _ in trainer.batches(torch.Generator().manual_seed(0), (0, 1))) == trainer.steps_per_epoch(1)
+    result = rec.fit(split, _cfg(epochs=2, sampler="users", max_steps_per_epoch=None))
+    assert result.history[1]["loss"] < result.history[0]["loss"]
+
+
 def test_resume_refuses_a_damaged_checkpoint_and_keeps_it(split: Split, tmp_path: Path) -> None:
     (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
     rec = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
