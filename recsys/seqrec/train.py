@@ -36,8 +36,7 @@ CHECKPOINT = "last.pt"
 
 
 CHECKPOINT_KEYS = frozenset(
-    {"model", "optimizer", "model_config", "loss_config", "epoch", "best_epoch", "best_valid", "best_model"}
-    | {"history", "generator", "torch_rng"}
+    "model optimizer model_config loss_config epoch best_epoch best_valid best_model history generator torch_rng".split()
 )
 
 
