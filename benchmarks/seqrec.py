@@ -65,6 +65,7 @@ class BenchConfig:
         threads: torch CPU threads.
         window_stride: Training-window stride of next-item models (``TrainConfig.window_stride``).
         sampler: Training sampler of next-item models (``TrainConfig.sampler``).
+        loss_norm: Loss normalisation of next-item models (``TrainConfig.loss_norm``).
         latency_users: Single-user recommend() calls timed.
         batch_users: Users per batched recommend call when measuring throughput.
         recbole_python: Interpreter of the RecBole venv; None disables the peer.
@@ -85,6 +86,7 @@ class BenchConfig:
     threads: int = 2
     window_stride: int | None = None
     sampler: str = "windows"
+    loss_norm: str = "batch"
     latency_users: int = 300
     batch_users: int = 256
     recbole_python: str | None = "/work/recbole-venv/bin/python"
@@ -186,6 +188,7 @@ def run_one(data: SequenceData, split: Split, model: str, seed: int, cfg: BenchC
         progress=False,
         window_stride=cfg.window_stride,
         sampler=cfg.sampler,
+        loss_norm=cfg.loss_norm,
     )
     t0 = time.perf_counter()
     fit = rec.fit(split, train)
@@ -382,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=BenchConfig.threads)
     p.add_argument("--window-stride", type=int, help="training-window stride of next-item models")
     p.add_argument("--sampler", default="windows", choices=("windows", "users"), help="training sampler (TrainConfig)")
+    p.add_argument("--loss-norm", default="batch", choices=("batch", "epoch"), help="loss normalisation (TrainConfig)")
     p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
     p.add_argument(
@@ -413,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=a.threads,
         window_stride=a.window_stride,
         sampler=a.sampler,
+        loss_norm=a.loss_norm,
         recbole_python=None if a.no_recbole else a.recbole_python,
         recbole_epochs=a.recbole_epochs,
         recbole_npz=tuple(a.recbole_npz),

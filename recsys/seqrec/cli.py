@@ -92,6 +92,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="next-item models: 'windows' (every target once per epoch, length-grouped batches, fast) or 'users' "
         "(the SASRec reference sampler: one row per user, mixed batches; slower, better on sparse data such as games)",
     )
+    parser.add_argument(
+        "--loss-norm",
+        default="batch",
+        choices=("batch", "epoch"),
+        help="next-item models: 'batch' averages the loss over each batch's targets; 'epoch' weighs every target "
+        "alike (sum over the batch / mean targets per batch), which length-grouped batches otherwise do not",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -114,6 +121,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         max_steps_per_epoch=args.max_steps_per_epoch,
         window_stride=args.window_stride,
         sampler=args.sampler,
+        loss_norm=args.loss_norm,
     )
 
 

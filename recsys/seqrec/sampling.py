@@ -252,3 +252,11 @@ def epoch_rows(
 ) -> int:
     """Training rows (windows) per epoch for a window length and stride."""
     return len(make_windows(sequences, length, stride, newest_only))
+
+
+def epoch_targets(
+    sequences: Sequence[np.ndarray], length: int, stride: int | None = None, newest_only: bool = False
+) -> int:
+    """Supervised next-item targets per epoch (the labels ``next_item_batches`` yields)."""
+    windows = make_windows(sequences, length, stride, newest_only)
+    return sum(len(w.items) - 1 if w.fresh is None else w.fresh for w in windows)

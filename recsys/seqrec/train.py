@@ -28,7 +28,7 @@ from recsys.seqrec.data import Split
 from recsys.seqrec.evaluate import evaluate
 from recsys.seqrec.losses import LossConfig
 from recsys.seqrec.model import SASRec
-from recsys.seqrec.sampling import Batch, cloze_batches, epoch_rows, left_pad, next_item_batches
+from recsys.seqrec.sampling import Batch, cloze_batches, epoch_rows, epoch_targets, left_pad, next_item_batches
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ class TrainConfig:
             batches of similar length (fast); "users" is the SASRec reference sampler, one row per
             user (its newest ``max_len + 1`` items) in batches mixing lengths, which weighs every
             target alike (``sampling.next_item_batches``).
+        loss_norm: Next-item models: "batch" takes each batch's loss as the mean over its targets,
+            so with length-grouped batches a short history's targets weigh more than a long
+            one's; "epoch" divides each batch's summed loss by the epoch's mean targets per batch,
+            so every target weighs the same at the speed of length-grouped batches.
     """
 
     epochs: int = 200
@@ -117,6 +121,7 @@ class TrainConfig:
     progress: bool = True
     window_stride: int | None = None
     sampler: Literal["windows", "users"] = "windows"
+    loss_norm: Literal["batch", "epoch"] = "batch"
 
     def __post_init__(self) -> None:
         assert self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"
@@ -126,6 +131,7 @@ class TrainConfig:
         assert self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}"
         assert self.sampler in ("windows", "users"), f"sampler must be 'windows' or 'users', got {self.sampler!r}"
         assert self.sampler == "windows" or self.window_stride is None, "the users sampler takes no window_stride"
+        assert self.loss_norm in ("batch", "epoch"), f"loss_norm must be 'batch' or 'epoch', got {self.loss_norm!r}"
         assert self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"
         assert not self.resume or self.checkpoint_dir is not None, "resume needs a checkpoint_dir"
         if self.checkpoint_dir is not None:
@@ -246,6 +252,14 @@ class Trainer:
             per_user=self.cfg.sampler == "users",
         )
 
+    def targets_per_batch(self) -> float:
+        """Mean supervised targets per batch over one epoch (next-item models; ``loss_norm="epoch"``)."""
+        assert self.loss.name != "cloze", "the Cloze task masks a random number of positions per batch"
+        per_user = self.cfg.sampler == "users"
+        length, stride = self.model.cfg.max_len + 1, self.cfg.window_stride
+        rows = epoch_rows(self.split.train, length, stride, per_user)
+        return epoch_targets(self.split.train, length, stride, per_user) / math.ceil(rows / self.cfg.batch_size)
+
     def steps_per_epoch(self, world: int) -> int:
         """Optimizer steps in one epoch on one process."""
         cloze = self.loss.name == "cloze"
@@ -294,6 +308,7 @@ class Trainer:
         model, opt = accelerator.prepare(self.model, opt)
         shard = (accelerator.process_index, accelerator.num_processes)
         n_steps = self.steps_per_epoch(accelerator.num_processes)
+        norm = self.targets_per_batch() if cfg.loss_norm == "epoch" else None
         since_best = result.epochs_trained - result.best_epoch
         train_seconds = [h["seconds"] for h in result.history]
         for epoch in range(start_epoch, cfg.epochs + 1):
@@ -315,6 +330,8 @@ class Trainer:
                 batch = batch.to(accelerator.device)
                 with accelerator.autocast():
                     loss = self.compute_loss(model, batch)
+                    if norm is not None:  # from the batch's mean to its sum over the epoch's mean count
+                        loss = loss * (batch.labels != 0).sum() / norm
                 opt.zero_grad(set_to_none=True)
                 accelerator.backward(loss)
                 if cfg.grad_clip is not None:

@@ -64,5 +64,7 @@ def test_eval_every_reaches_the_train_config() -> None:
 def test_sampler_reaches_the_train_config() -> None:
     assert cli.train_config(_parse(["--sampler", "users"])).sampler == "users"
     assert cli.train_config(_parse([])).sampler == "windows"
+    assert cli.train_config(_parse(["--loss-norm", "epoch"])).loss_norm == "epoch"
+    assert cli.train_config(_parse([])).loss_norm == "batch"
     with pytest.raises(AssertionError, match="no window_stride"):
         cli.train_config(_parse(["--sampler", "users", "--window-stride", "8"]))

@@ -10,7 +10,7 @@ import torch
 
 from recsys.datasets import load_catalog
 from recsys.seqrec.data import SequenceData, from_catalog, leave_one_out, load_pairs, load_sequences, shared_data_dir
-from recsys.seqrec.sampling import cloze_batches, make_windows, next_item_batches
+from recsys.seqrec.sampling import cloze_batches, epoch_targets, make_windows, next_item_batches
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,17 @@ def test_users_sampler_mixes_lengths_in_a_batch() -> None:
         return float(np.mean(spreads))
 
     assert mean_spread(per_user=False) < 3 < 30 < mean_spread(per_user=True)
+
+
+@pytest.mark.parametrize(("stride", "per_user"), [(None, False), (8, False), (None, True)])
+def test_epoch_targets_counts_the_labels_an_epoch_yields(
+    ml100k: SequenceData, stride: int | None, per_user: bool
+) -> None:
+    split = leave_one_out(ml100k)
+    gen = torch.Generator().manual_seed(0)
+    batches = next_item_batches(split.train, ml100k.n_items, 20, 64, gen, stride=stride, per_user=per_user)
+    labels = sum(int((b.labels != 0).sum()) for b in batches)
+    assert labels == epoch_targets(split.train, 21, stride, per_user)
 
 
 def test_next_item_batches_shift_and_negatives(ml100k: SequenceData) -> None:

@@ -103,6 +103,22 @@ def test_users_sampler_takes_one_step_per_batch_of_users(split: Split) -> None:
     assert result.history[1]["loss"] < result.history[0]["loss"]
 
 
+def test_epoch_loss_norm_weighs_every_target_alike(split: Split) -> None:
+    rec = create("sasrec-bce", split.data.item_ids, TINY, seed=0)
+    trainer = Trainer(rec.model, rec.loss, split, _cfg(loss_norm="epoch", max_steps_per_epoch=None))
+    gen = torch.Generator().manual_seed(0)
+    counts = [int((b.labels != 0).sum()) for b in trainer.batches(gen, (0, 1))]
+    assert trainer.targets_per_batch() == pytest.approx(sum(counts) / len(counts))
+    assert max(counts) > 2 * min(counts), "length-grouped batches hold very different numbers of targets"
+    result = rec.fit(
+        split, _cfg(epochs=2, loss_norm="epoch", max_steps_per_epoch=None)
+    )  # whole epochs: mean per target
+    assert result.history[1]["loss"] < result.history[0]["loss"]
+    cloze = create("bert4rec", split.data.item_ids, TINY, seed=0)
+    with pytest.raises(AssertionError, match="random number of positions"):
+        cloze.fit(split, _cfg(epochs=1, loss_norm="epoch"))
+
+
 def test_resume_refuses_a_damaged_checkpoint_and_keeps_it(split: Split, tmp_path: Path) -> None:
     (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
     rec = create("sasrec-ce", split.data.item_ids, TINY, seed=0)
