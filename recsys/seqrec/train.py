@@ -252,22 +252,23 @@ class Trainer:
             per_user=self.cfg.sampler == "users",
         )
 
+    def _windows(self) -> tuple[int, int | None, bool]:
+        """(row length, stride, one row per user) of the epoch's rows, as ``batches`` cuts them."""
+        if self.loss.name == "cloze":
+            return self.model.cfg.max_len, None, False
+        return self.model.cfg.max_len + 1, self.cfg.window_stride, self.cfg.sampler == "users"
+
+    def _batches_per_epoch(self) -> int:
+        return math.ceil(epoch_rows(self.split.train, *self._windows()) / self.cfg.batch_size)
+
     def targets_per_batch(self) -> float:
         """Mean supervised targets per batch over one epoch (next-item models; ``loss_norm="epoch"``)."""
         assert self.loss.name != "cloze", "the Cloze task masks a random number of positions per batch"
-        per_user = self.cfg.sampler == "users"
-        length, stride = self.model.cfg.max_len + 1, self.cfg.window_stride
-        rows = epoch_rows(self.split.train, length, stride, per_user)
-        return epoch_targets(self.split.train, length, stride, per_user) / math.ceil(rows / self.cfg.batch_size)
+        return epoch_targets(self.split.train, *self._windows()) / self._batches_per_epoch()
 
     def steps_per_epoch(self, world: int) -> int:
         """Optimizer steps in one epoch on one process."""
-        cloze = self.loss.name == "cloze"
-        length = self.model.cfg.max_len + (0 if cloze else 1)
-        stride = None if cloze else self.cfg.window_stride
-        per_user = not cloze and self.cfg.sampler == "users"
-        rows = epoch_rows(self.split.train, length, stride, per_user)
-        steps = math.ceil(rows / self.cfg.batch_size) // max(world, 1)
+        steps = self._batches_per_epoch() // max(world, 1)
         if self.cfg.max_steps_per_epoch is not None:
             steps = min(steps, self.cfg.max_steps_per_epoch)
         return steps
