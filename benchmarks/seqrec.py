@@ -36,7 +36,7 @@ from recsys.seqrec.evaluate import PROTOCOLS, target_ranks_by_protocol  # noqa: 
 from recsys.seqrec.metrics import compute_metrics, ndcg_gains, paired_ratio_ci  # noqa: E402
 from recsys.seqrec.recommender import RECOMMENDERS, create  # noqa: E402
 from recsys.seqrec.tool import RecommendTool, Request  # noqa: E402
-from recsys.seqrec.train import TrainConfig  # noqa: E402
+from recsys.seqrec.train import LOSS_NORMS, SAMPLERS, TrainConfig  # noqa: E402
 
 logger = logging.getLogger("benchmarks.seqrec")
 
@@ -384,8 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=BenchConfig.threads)
     p.add_argument("--window-stride", type=int, help="training-window stride of next-item models")
-    p.add_argument("--sampler", default="windows", choices=("windows", "users"), help="training sampler (TrainConfig)")
-    p.add_argument("--loss-norm", default="batch", choices=("batch", "epoch"), help="loss normalisation (TrainConfig)")
+    p.add_argument("--sampler", default="windows", choices=SAMPLERS, help="training sampler (TrainConfig)")
+    p.add_argument("--loss-norm", default="batch", choices=LOSS_NORMS, help="loss normalisation (TrainConfig)")
     p.add_argument("--recbole-epochs", type=int, default=BenchConfig.recbole_epochs)
     p.add_argument("--recbole-python", default=BenchConfig.recbole_python)
     p.add_argument(

@@ -19,7 +19,7 @@ import torch
 from recsys.seqrec.data import leave_one_out, load_sequences
 from recsys.seqrec.evaluate import PROTOCOLS, evaluate
 from recsys.seqrec.recommender import RECOMMENDERS, create, save
-from recsys.seqrec.train import TrainConfig, resolve_device
+from recsys.seqrec.train import LOSS_NORMS, SAMPLERS, TrainConfig, resolve_device
 from recsys.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -88,14 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sampler",
         default="windows",
-        choices=("windows", "users"),
+        choices=SAMPLERS,
         help="next-item models: 'windows' (every target once per epoch, length-grouped batches, fast) or 'users' "
         "(the SASRec reference sampler: one row per user, mixed batches; slower, better on sparse data such as games)",
     )
     parser.add_argument(
         "--loss-norm",
         default="batch",
-        choices=("batch", "epoch"),
+        choices=LOSS_NORMS,
         help="next-item models: 'batch' averages the loss over each batch's targets; 'epoch' weighs every target "
         "alike (sum over the batch / mean targets per batch), which length-grouped batches otherwise do not",
     )

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "last.pt"
 
 
+SAMPLERS = ("windows", "users")
+LOSS_NORMS = ("batch", "epoch")
 CHECKPOINT_KEYS = frozenset(
     "model optimizer model_config loss_config epoch best_epoch best_valid best_model history generator torch_rng".split()
 )
@@ -129,9 +131,9 @@ class TrainConfig:
         assert self.lr > 0, f"lr must be positive, got {self.lr}"
         assert self.patience >= 1, f"patience must be >= 1, got {self.patience}"
         assert self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}"
-        assert self.sampler in ("windows", "users"), f"sampler must be 'windows' or 'users', got {self.sampler!r}"
+        assert self.sampler in SAMPLERS, f"sampler must be one of {SAMPLERS}, got {self.sampler!r}"
         assert self.sampler == "windows" or self.window_stride is None, "the users sampler takes no window_stride"
-        assert self.loss_norm in ("batch", "epoch"), f"loss_norm must be 'batch' or 'epoch', got {self.loss_norm!r}"
+        assert self.loss_norm in LOSS_NORMS, f"loss_norm must be one of {LOSS_NORMS}, got {self.loss_norm!r}"
         assert self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"
         assert not self.resume or self.checkpoint_dir is not None, "resume needs a checkpoint_dir"
         if self.checkpoint_dir is not None:
