@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const=True,
         help="sasrec-ce: leave the user's other training items out of the softmax (they are never recommended)",
     )
+    parser.add_argument(
+        "--negatives",
+        type=int,
+        help="sasrec-bce / gsasrec: sampled negatives per position (defaults 1 and 256)",
+    )
+    parser.add_argument("--gbce-t", type=float, help="gsasrec: gBCE calibration t in [0, 1] (default 0.75)")
     parser.add_argument("--checkpoint-dir", type=Path, help="write last.pt here every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
     parser.add_argument(
@@ -132,6 +138,10 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
     if args.exclude_seen:
         overrides["loss.exclude_seen"] = True
+    if args.negatives is not None:
+        overrides["loss.n_negatives"] = args.negatives
+    if args.gbce_t is not None:
+        overrides["loss.gbce_t"] = args.gbce_t
     return overrides
 
 

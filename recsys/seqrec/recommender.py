@@ -273,6 +273,9 @@ def _neural(kind: str, arch: Arch, loss: LossConfig) -> Callable[[Sequence[str],
         loss_overrides = {k.removeprefix("loss."): v for k, v in overrides.items() if k.startswith("loss.")}
         shape = {"n_items": len(item_ids), **{k: v for k, v in overrides.items() if not k.startswith("loss.")}}
         run_loss = replace(loss, **loss_overrides)
+        assert run_loss.sampled or not {"n_negatives", "gbce_t"} & loss_overrides.keys(), (
+            f"{kind}: negatives and gbce_t apply to the sampled losses (sasrec-bce, gsasrec) only"
+        )
         if run_loss.sampled:
             shape.setdefault("logit_bias", initial_logit(run_loss, len(item_ids)))
         cfg = bert4rec_config(**shape) if arch == "bert4rec" else SASRecConfig(**shape)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from recsys.seqrec import cli
-from recsys.seqrec.recommender import load
+from recsys.seqrec.losses import initial_logit
+from recsys.seqrec.recommender import create, load
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -54,6 +55,19 @@ def test_neural_flags_reach_the_model(capsys: pytest.CaptureFixture[str]) -> Non
     assert result["config"]["loss"]["exclude_seen"] is True
     assert "post_norm" not in cli.model_overrides(_parse(["--model", "sasrec-ce"]))  # absent flag keeps the default
     assert result["epochs_trained"] == 1
+
+
+def test_negative_sampling_flags_reach_the_loss() -> None:
+    overrides = cli.model_overrides(_parse(["--model", "gsasrec", "--negatives", "16", "--gbce-t", "0.5"]))
+    assert overrides["loss.n_negatives"] == 16 and overrides["loss.gbce_t"] == 0.5
+    rec = create("gsasrec", [str(i) for i in range(100)], overrides, seed=0)
+    assert (rec.loss.n_negatives, rec.loss.gbce_t) == (16, 0.5)
+    assert rec.config()["model"]["logit_bias"] == pytest.approx(initial_logit(rec.loss, 100))
+    assert "loss.n_negatives" not in cli.model_overrides(_parse(["--model", "gsasrec"]))
+    with pytest.raises(AssertionError, match="sampled losses"):
+        create(
+            "sasrec-ce", ["a", "b", "c"], cli.model_overrides(_parse(["--model", "sasrec-ce", "--negatives", "4"])), 0
+        )
 
 
 def test_eval_every_reaches_the_train_config() -> None:
