@@ -427,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(cfg.threads)
     started = time.time()
+    sha = git_sha()  # the code that runs, even if the tree changes during a long run
     peer_npz = Path(f"/tmp/recbole_peer_{os.getpid()}.npz")
     peer = start_recbole(cfg, peer_npz) if "ml-100k" in cfg.datasets else None
 
@@ -465,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "seqrec",
         "config": {k: v for k, v in asdict(cfg).items()},
-        "git_sha": git_sha(),
+        "git_sha": sha,
         "machine": machine(),
         "datasets": datasets,
         "wall_seconds": time.time() - started,
