@@ -68,13 +68,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="sasrec-bce / gsasrec: sampled negatives per position (defaults 1 and 256)",
     )
-    parser.add_argument(
-        "--mean-negatives",
-        action="store_const",
-        const=True,
-        help="sasrec-bce: average the negatives' loss terms instead of summing them (SASRec's one-negative "
-        "objective with a lower-variance gradient)",
-    )
     parser.add_argument("--gbce-t", type=float, help="gsasrec: gBCE calibration t in [0, 1] (default 0.75)")
     parser.add_argument("--checkpoint-dir", type=Path, help="write last.pt here every epoch")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir/last.pt")
@@ -147,8 +140,6 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["loss.exclude_seen"] = True
     if args.negatives is not None:
         overrides["loss.n_negatives"] = args.negatives
-    if args.mean_negatives:
-        overrides["loss.mean_negatives"] = True
     if args.gbce_t is not None:
         overrides["loss.gbce_t"] = args.gbce_t
     return overrides

@@ -24,21 +24,19 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float(), targets)
 
 
-def bce(pos_logits: torch.Tensor, neg_logits: torch.Tensor, mean_negatives: bool = False) -> torch.Tensor:
+def bce(pos_logits: torch.Tensor, neg_logits: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy with sampled negatives (the original SASRec loss).
 
     Args:
         pos_logits: (M,) score of the true next item.
         neg_logits: (M, K) scores of K sampled negatives (SASRec uses K = 1).
-        mean_negatives: Average the K negative terms instead of summing them.
 
     Returns:
-        Mean over positions of ``-log σ(pos) - Σ_k log(1 - σ(neg_k))`` (``1/K Σ_k`` when averaged).
+        Mean over positions of ``-log σ(pos) - Σ_k log(1 - σ(neg_k))``.
     """
     assert neg_logits.shape[0] == pos_logits.shape[0], "one row of negatives per positive"
-    pos, neg_terms = pos_logits.float(), F.logsigmoid(-neg_logits.float())
-    neg = neg_terms.mean(-1) if mean_negatives else neg_terms.sum(-1)
-    return (-F.logsigmoid(pos) - neg).mean()
+    pos, neg = pos_logits.float(), neg_logits.float()
+    return (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
 
 
 def gbce_beta(n_negatives: int, n_items: int, t: float) -> float:
@@ -84,10 +82,6 @@ class LossConfig:
         n_negatives: Negatives per position for ``bce`` / ``gbce``.
         gbce_t: gBCE calibration t.
         mask_prob: Share of items masked for ``cloze``.
-        mean_negatives: ``bce`` only: average the K negatives' terms instead of summing them.
-            Summing weighs the negatives K times the positive, which pushes rarely seen items (most
-            of a uniform sample) further down as K grows; averaging keeps SASRec's one-negative
-            objective in expectation and only lowers the variance of its gradient.
         exclude_seen: ``ce`` only: leave the user's other training items out of each softmax.
             Evaluation and the agent never recommend seen items, so training need not spend
             its gradient pushing them below the target (the full-softmax counterpart of
@@ -98,7 +92,6 @@ class LossConfig:
     n_negatives: int = 1
     gbce_t: float = 0.75
     mask_prob: float = 0.2
-    mean_negatives: bool = False
     exclude_seen: bool = False
 
     def __post_init__(self) -> None:
@@ -107,7 +100,6 @@ class LossConfig:
         assert 0.0 <= self.gbce_t <= 1.0, f"gbce_t must be in [0, 1], got {self.gbce_t}"
         assert 0.0 < self.mask_prob < 1.0, f"mask_prob must be in (0, 1), got {self.mask_prob}"
         assert not self.exclude_seen or self.name == "ce", "exclude_seen applies to the ce loss only"
-        assert not self.mean_negatives or self.name == "bce", "mean_negatives applies to the bce loss only"
 
     @property
     def sampled(self) -> bool:
@@ -118,13 +110,12 @@ class LossConfig:
 def initial_logit(loss: LossConfig, n_items: int) -> float | None:
     """The score that minimises a sampled loss when every item scores the same (None for softmax losses).
 
-    BCE with K negatives: ``-(1 - σ(s)) + K σ(s) = 0`` gives ``s = -log K`` (0 when they are
-    averaged); gBCE weights the
+    BCE with K negatives: ``-(1 - σ(s)) + K σ(s) = 0`` gives ``s = -log K``; gBCE weights the
     positive by β: ``s = log(β / K)``. A model whose scores start there need not distort its
     item embeddings to reach the loss's base rate (``SASRecConfig.logit_bias``).
     """
     if loss.name == "bce":
-        return 0.0 if loss.mean_negatives else math.log(1.0 / loss.n_negatives)  # 0.0, not -0.0, for one negative
+        return math.log(1.0 / loss.n_negatives)  # 0.0, not -0.0, for one negative
     if loss.name == "gbce":
         return math.log(gbce_beta(loss.n_negatives, n_items, loss.gbce_t) / loss.n_negatives)
     return None

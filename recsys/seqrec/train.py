@@ -230,7 +230,7 @@ class Trainer:
         pos = model.score(h, labels[:, None]).squeeze(-1)  # (M,)
         neg = model.score(h, batch.negatives[supervised])  # (M, K)
         if name == "bce":
-            return losses.bce(pos, neg, self.loss.mean_negatives)
+            return losses.bce(pos, neg)
         return losses.gbce(pos, neg, model.cfg.n_items, self.loss.gbce_t)
 
     def batches(self, generator: torch.Generator, shard: tuple[int, int]) -> Iterator[Batch]:

@@ -53,15 +53,6 @@ def test_bce_by_hand() -> None:
     assert float(losses.bce(pos, neg)) == pytest.approx(3 * math.log(2))
 
 
-def test_averaged_negatives_by_hand() -> None:
-    pos, neg = torch.tensor([0.0, 0.0]), torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    assert float(losses.bce(pos, neg, mean_negatives=True)) == pytest.approx(2 * math.log(2))
-    one = torch.tensor([[1.5], [-0.5]])
-    torch.testing.assert_close(losses.bce(pos, one.expand(2, 4), mean_negatives=True), losses.bce(pos, one))
-    with pytest.raises(AssertionError, match="bce loss only"):
-        losses.LossConfig(name="gbce", n_negatives=4, mean_negatives=True)
-
-
 def test_gbce_reduces_to_bce_at_t0_and_scales_the_positive() -> None:
     pos, neg = torch.randn(5), torch.randn(5, 4)
     assert losses.gbce_beta(4, 100, 0.0) == pytest.approx(1.0)
@@ -137,17 +128,15 @@ def test_recommend_excludes_and_respects_allowed(split: Split) -> None:
     assert {i for i, _ in rec.recommend(np.array([1]), k=10, allowed=allowed)} == {10, 20, 30}
 
 
-@pytest.mark.parametrize(
-    ("name", "k", "mean"), [("bce", 1, False), ("bce", 16, False), ("bce", 16, True), ("gbce", 256, False)]
-)
-def test_initial_logit_minimises_the_loss_when_all_scores_are_equal(name: str, k: int, mean: bool) -> None:
-    start = losses.initial_logit(losses.LossConfig(name=name, n_negatives=k, gbce_t=0.75, mean_negatives=mean), 1000)
+@pytest.mark.parametrize(("name", "k"), [("bce", 1), ("bce", 16), ("gbce", 256)])
+def test_initial_logit_minimises_the_loss_when_all_scores_are_equal(name: str, k: int) -> None:
+    start = losses.initial_logit(losses.LossConfig(name=name, n_negatives=k, gbce_t=0.75), 1000)
     assert start is not None
 
     def slope(at: float) -> float:
         s = torch.tensor(at, requires_grad=True)
         pos, neg = s.expand(3), s.expand(3, k)
-        loss = losses.bce(pos, neg, mean) if name == "bce" else losses.gbce(pos, neg, 1000, 0.75)
+        loss = losses.bce(pos, neg) if name == "bce" else losses.gbce(pos, neg, 1000, 0.75)
         return float(torch.autograd.grad(loss, s)[0])
 
     assert abs(slope(start)) < 1e-5  # float32 losses
