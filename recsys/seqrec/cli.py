@@ -157,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     fit = rec.fit(split, cfg)
     train_seconds = time.perf_counter() - t0
+    if not fit.main_process:  # data-parallel run: the main process tests, saves and reports
+        return 0
     metrics = evaluate(rec.score, split, "test", args.protocols, seed=cfg.seed)
     if args.save is None and not args.no_save:
         args.save = Settings.from_env().model_dir(args.dataset, args.model)

@@ -156,6 +156,8 @@ class FitResult:
         best_valid_ndcg: Validation NDCG@10 (full ranking, history masked) of the kept weights.
         seconds_per_epoch: Mean wall time of the training part of an epoch (validation excluded).
         history: One dict per epoch: epoch, loss, seconds, valid metrics.
+        main_process: False in the other processes of an ``accelerate launch`` / ``torchrun`` run,
+            which hold the same weights and should leave reporting and saving to the main one.
     """
 
     epochs_trained: int = 0
@@ -163,6 +165,7 @@ class FitResult:
     best_valid_ndcg: float = -math.inf
     seconds_per_epoch: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    main_process: bool = True
 
 
 def resolve_device(name: str) -> torch.device:
@@ -379,6 +382,7 @@ class Trainer:
             self.model.load_state_dict(best_state)
         self.model.eval()
         result.seconds_per_epoch = float(np.mean(train_seconds)) if train_seconds else 0.0
+        result.main_process = accelerator.is_main_process
         return result
 
     def _save_checkpoint(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,20 @@ def test_sampler_reaches_the_train_config() -> None:
     assert cli.train_config(_parse([])).loss_norm == "batch"
     with pytest.raises(AssertionError, match="no window_stride"):
         cli.train_config(_parse(["--sampler", "users", "--window-stride", "8"]))
+
+
+def test_data_parallel_run_reports_once(tmp_path: Path) -> None:
+    """Two CPU processes under torchrun (gloo): both train, only the main one tests, saves and prints."""
+    repo = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "recsys.seqrec.cli"]
+    command += ["--model", "sasrec-bce", "--epochs", "1", "--max-steps-per-epoch", "3", "--max-len", "10"]
+    command += ["--d-model", "8", "--n-heads", "1", "--n-layers", "1", "--device", "cpu", "--no-progress"]
+    command += ["--protocols", "full", "--save", str(tmp_path / "model"), "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, done.stdout
+    assert json.loads(lines[0])["epochs_trained"] == 1
+    assert load(tmp_path / "model").kind == "sasrec-bce"
+    assert done.stderr.count("epoch 1 loss") == 2  # each process trained on its own shard
