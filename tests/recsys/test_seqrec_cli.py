@@ -90,7 +90,16 @@ def test_sampler_reaches_the_train_config() -> None:
 def test_data_parallel_run_reports_once(tmp_path: Path) -> None:
     """Two CPU processes under torchrun (gloo): both train, only the main one tests, saves and prints."""
     repo = Path(__file__).resolve().parents[2]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "recsys.seqrec.cli"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "recsys.seqrec.cli",
+    ]
     command += ["--model", "sasrec-bce", "--epochs", "1", "--max-steps-per-epoch", "3", "--max-len", "10"]
     command += ["--d-model", "8", "--n-heads", "1", "--n-layers", "1", "--device", "cpu", "--no-progress"]
     command += ["--protocols", "full", "--save", str(tmp_path / "model"), "--json"]
