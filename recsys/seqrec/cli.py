@@ -25,6 +25,11 @@ from recsys.settings import Settings
 logger = logging.getLogger(__name__)
 
 MODEL_FLAGS = ("max_len", "d_model", "n_layers", "n_heads", "d_ff", "dropout", "post_norm")
+LOSS_FLAGS = {
+    "exclude_seen": "exclude_seen",
+    "negatives": "n_negatives",
+    "gbce_t": "gbce_t",
+}  # flag -> LossConfig field
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,13 +141,8 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if not RECOMMENDERS[args.model].neural:
         return {}
     overrides = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
-    if args.exclude_seen:
-        overrides["loss.exclude_seen"] = True
-    if args.negatives is not None:
-        overrides["loss.n_negatives"] = args.negatives
-    if args.gbce_t is not None:
-        overrides["loss.gbce_t"] = args.gbce_t
-    return overrides
+    given = {flag: getattr(args, flag) for flag in LOSS_FLAGS if getattr(args, flag) is not None}
+    return overrides | {f"loss.{LOSS_FLAGS[flag]}": value for flag, value in given.items()}
 
 
 def run(args: argparse.Namespace) -> int:
