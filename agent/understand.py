@@ -1,6 +1,7 @@
-"""Understanding one user turn without an LLM: intent, slots, item references, mood.
+"""The pattern-based reader of user turns: the baseline the learned reader replaced.
 
-Intents are recognised by cue patterns in a fixed order (the first match wins);
+Kept so ``benchmarks/understanding.py`` measures old and new side by side, and selectable with
+``AgentConfig(understanding="patterns")``. Intents are recognised by cue patterns in a fixed order (the first match wins);
 slots come from the memory extractor (genres, years, people, titles, with
 negation) so a request and a standing instruction are read by one parser. Moods
 ("something light", "a dark one") are matched by embedding similarity against
@@ -11,38 +12,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 
-from memory.instructions import PatternExtractor, clean
+from agent.turn import Intent, PendingQuestion, Turn
+from agent.understanding import exact
+from memory.instructions import PatternExtractor
 from memory.resolve import Resolver
-from memory.schema import Atom
 from recsys.encoder import TextEncoder
 
-Intent = Literal[
-    "request",
-    "answer",
-    "accept",
-    "reject",
-    "critique",
-    "instruction",
-    "forget",
-    "show_memory",
-    "explain",
-    "item_question",
-    "like",
-    "dislike",
-    "chitchat",
-    "reset",
-    "other_user",
-    "invalid",
-]
-
-MAX_MESSAGE_CHARS = 4000
 # Intents an LLM may assign when no cue matched (the others need structure the patterns provide).
 LLM_INTENTS = ("request", "accept", "reject", "critique", "explain", "chitchat", "show_memory", "reset")
 INTENT_PROMPT = (
@@ -82,23 +61,6 @@ _STOP = frozenset(
     "not no never nothing none any really very more less too kind sort of to in on at from by about maybe just".split()
 )
 _NEGATOR = re.compile(r"\b(?:no|not|never|without|nothing|none|don'?t|avoid|hate)\b")
-
-_ORDINALS = {
-    "first": 0,
-    "1st": 0,
-    "second": 1,
-    "2nd": 1,
-    "third": 2,
-    "3rd": 2,
-    "fourth": 3,
-    "4th": 3,
-    "fifth": 4,
-    "5th": 4,
-}
-_LAST = re.compile(r"\b(?:the )?last one\b")
-_ORDINAL = re.compile(rf"\b(?:the )?({'|'.join(_ORDINALS)})(?: one| film| movie| pick)?\b")
-_NUMBER = re.compile(r"(?:#|\bnumber |\bno\.? ?)([1-9])\b")
-_DEICTIC = re.compile(r"\b(?:this|that|it)\b")
 
 
 def _cue(*patterns: str) -> re.Pattern[str]:
@@ -147,7 +109,7 @@ CUES: list[tuple[Intent, re.Pattern[str]]] = [
             r"\bsomething else\b",
             r"\bnot (?:that|this|those|these)(?: one)?\b",
             r"\bnot interested\b",
-            rf"\bnot (?:the )?(?:{'|'.join(_ORDINALS)}|last)(?: one| film| movie| pick)?\b",
+            rf"\bnot (?:the )?(?:{'|'.join(exact.ORDINALS)}|last)(?: one| film| movie| pick)?\b",
             r"\bnot (?:#|number )[1-9]\b",
             r"^(?:nah|nope)\b",
             r"\bi (?:don'?t|do not) (?:like|want) (?:these|those|that one|this one|them)\b",
@@ -194,56 +156,10 @@ CUES: list[tuple[Intent, re.Pattern[str]]] = [
 # Intents that win over answering a pending question ("why the first one?" is not option 1).
 _FIRST = re.compile(r"\b(?:why|explain|forget|delete|remove|reset|start over|tell me about|what do you know)\b")
 _STRONG_STANDING = re.compile(r"\b(?:never|always|from now on|don'?t ever|do not ever|in general|any ?more|no more)\b")
-_OTHER_USER = re.compile(
-    r"\b(?:(?!my\b)\w+'s|other (?:users?|people)'?s?|someone else'?s|another user'?s?|every(?:one|body)'?s)\s+"
-    r"(?:preferences|rules|instructions|memory|data|history|profile|likes|account)"
-)
-_YES = re.compile(r"^(?:yes|yeah|yep|sure|definitely|absolutely|of course|ok|okay|y)\b")
-_NO = re.compile(r"^(?:no|nope|nah|not really|n)\b")
-_ANY = re.compile(r"\b(?:any|anything|don'?t care|doesn'?t matter|no preference|whatever|surprise me|either)\b")
-_JUST_RECOMMEND = re.compile(
-    r"\b(?:just (?:recommend|suggest|show|pick|give)|surprise me|stop asking|no more questions)\b"
-)
 
 
-class Turn(BaseModel):
-    """What the user's message means, in structured form.
-
-    Attributes:
-        text: The cleaned message.
-        intent: What the user wants this turn.
-        atoms: Constraints the message states for this request (from the memory extractor).
-        standing: Whether the message states standing instruction(s).
-        items: Catalog item ids the message names (titles, or ordinals into the last list).
-        answer: For an answer to a question: the chosen option values, "yes", "no" or "any".
-        mood: Moods matched by embedding similarity.
-        mood_genres: Genres the moods lean to (soft boosts).
-        just_recommend: The user asked to stop asking and see picks.
-        problem: Why the message could not be used (empty, junk, too long).
-    """
-
-    text: str
-    intent: Intent
-    atoms: list[Atom] = Field(default_factory=list)
-    standing: bool = False
-    items: list[str] = Field(default_factory=list)
-    answer: list[str] = Field(default_factory=list)
-    mood: list[str] = Field(default_factory=list)
-    mood_genres: list[str] = Field(default_factory=list)
-    just_recommend: bool = False
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class PendingQuestion:
-    """The question the agent asked last turn: attribute type and (value, label) options."""
-
-    attribute: str
-    options: tuple[tuple[str, str], ...]
-
-
-class Understander:
-    """Reads user messages against one catalog.
+class PatternUnderstander:
+    """Reads user messages against one catalog with cue patterns (the baseline).
 
     Args:
         resolver: Catalog lookups (genres, titles, people) shared with memory.
@@ -304,19 +220,6 @@ class Understander:
                 found.append(item)
         return found
 
-    def references(self, folded: str, shown: Sequence[str]) -> list[str]:
-        """Item ids the user points at in the last list ("the second one", "#3", "the last one")."""
-        if not shown:
-            return []
-        refs: list[int] = []
-        for m in _ORDINAL.finditer(folded):
-            refs.append(_ORDINALS[m.group(1)])
-        for m in _NUMBER.finditer(folded):
-            refs.append(int(m.group(1)) - 1)
-        if _LAST.search(folded):
-            refs.append(len(shown) - 1)
-        return [shown[i] for i in dict.fromkeys(refs) if 0 <= i < len(shown)]
-
     def moods(self, folded: str) -> list[str]:
         """Moods expressed by the message's content words (negated words do not count)."""
         if self.encoder is None:
@@ -335,54 +238,24 @@ class Understander:
         np.maximum.at(best, owner, sims.max(axis=0))
         return [name for name, s in zip(MOODS, best) if s >= self.mood_threshold]
 
-    def answer(self, folded: str, question: PendingQuestion) -> list[str]:
-        """The options a reply picks, or yes/no/any; empty when it answers nothing."""
-        chosen = [
-            value for value, label in question.options if re.search(rf"\b{re.escape(label.casefold())}\b", folded)
-        ]
-        if question.attribute == "genre":
-            genres = {m.value for m in self.resolver.genres(folded)}
-            chosen += [value for value, _ in question.options if value in genres and value not in chosen]
-        if question.attribute == "decade":
-            for value, _ in question.options:
-                short = f"{value[2:4]}s"  # "90s"
-                if re.search(rf"\b{short}\b|\b{value[:4]}\b", folded) and value not in chosen:
-                    chosen.append(value)
-        if not chosen and not re.search(r"\bnot\b", folded):
-            ordinal = [
-                question.options[i][0]
-                for i in (_ORDINALS[m.group(1)] for m in _ORDINAL.finditer(folded))
-                if i < len(question.options)
-            ]
-            chosen = ordinal
-        if chosen:
-            return chosen
-        if _ANY.search(folded):
-            return ["any"]
-        if len(question.options) == 1 and _YES.search(folded):
-            return ["yes"]
-        if _NO.search(folded):
-            return ["no"]
-        return []
-
-    def read(self, message: object, shown: Sequence[str] = (), question: PendingQuestion | None = None) -> Turn:
+    def read(
+        self,
+        message: object,
+        shown: Sequence[str] = (),
+        question: PendingQuestion | None = None,
+        said_before: Sequence[str] = (),
+    ) -> Turn:
         """Understand one message, given the last list shown and the pending question."""
-        if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
-            return Turn(
-                text=message[:200],
-                intent="invalid",
-                problem=f"the message is too long ({len(message)} characters; at most {MAX_MESSAGE_CHARS})",
-            )
-        text, problem = clean(message)
+        text, problem = exact.check(message)
         if problem:
             return Turn(text=text, intent="invalid", problem=problem)
         folded = text.casefold()
         extraction = self.extractor.extract(text)
         atoms = [a for p in extraction.proposals for a in p.atoms] + list(extraction.request_atoms)
         titled = self.titles_in(text)
-        items = self.references(folded, shown) + titled
+        items = exact.references(folded, shown) + titled
         items = list(dict.fromkeys(items))
-        if not items and shown and _DEICTIC.search(folded):
+        if not items and shown and exact.DEICTIC.search(folded):
             items = [shown[0]] if len(shown) == 1 else []
         mood = self.moods(folded)
         turn = dict(
@@ -392,12 +265,12 @@ class Understander:
             items=items,
             mood=mood,
             mood_genres=list(dict.fromkeys(g for m in mood for g in MOODS[m][1])),
-            just_recommend=bool(_JUST_RECOMMEND.search(folded)),
+            just_recommend=bool(exact.JUST_RECOMMEND.search(folded)),
         )
-        if _OTHER_USER.search(folded):
+        if exact.OTHER_USER.search(folded):
             return Turn(intent="other_user", **turn)
         if question is not None and not _FIRST.search(folded) and not _STRONG_STANDING.search(folded):
-            answer = self.answer(folded, question)
+            answer = exact.answer(folded, question, self.resolver)
             if answer:
                 return Turn(intent="answer", answer=answer, **{**turn, "standing": False})
         for intent, pattern in CUES:

@@ -1,0 +1,1 @@
+"""Learned understanding of user messages: data, model, linker, readers (see agent/understanding/reader.py)."""

@@ -1,0 +1,353 @@
+"""Training and evaluation data of the understanding model.
+
+Two sources, one ``Example`` type:
+
+- **redial-dev** (``../shared/data/redial-dev/utterances.jsonl``, real seekers): split by dialogue
+  into a *study* part (trained on) and a *measure* part (only ``benchmarks/understanding.py``
+  reads it), joined with the labels in ``data/understanding/redial_labels.jsonl``. Study messages
+  naming catalog films are also seen with the titles in lower case and without their year, the
+  way people type them.
+- **the written corpus** (``data/understanding/written_train.jsonl``): messages the team wrote for
+  what real seekers rarely say (rules, memory control, accept/reject, out-of-domain...), with
+  placeholders ({GENRE}, {TITLE}, {PERSON}, {DECADE}...) filled from ``fillers.json`` and the
+  catalog, several times each with different values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from agent.understanding.labels import MessageLabel, NamedFilm, NamedPerson
+from agent.understanding.titles import TitleIndex
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "data" / "understanding"
+"""The repository's data folder (labels, written corpus, fillers, the frozen statement set)."""
+REDIAL_SPLIT_SALT = "tastebud-redial-split-v1:"
+_FILM_MENTION = re.compile(r"\(((?:18|19|20)\d\d)\)")
+Part = Literal["study", "measure"]
+
+
+def default_redial_path() -> Path:
+    """Where redial-dev lives beside a checkout of the repository (``../shared/data/redial-dev``)."""
+    return REPO_DATA.parents[2] / "shared" / "data" / "redial-dev" / "utterances.jsonl"
+
+
+def redial_part(dialog_id: str) -> Part:
+    """The part a dialogue belongs to: a fixed hash, so every run and every tool agree."""
+    digest = hashlib.sha256((REDIAL_SPLIT_SALT + dialog_id).encode()).hexdigest()
+    return "measure" if int(digest, 16) % 2 else "study"
+
+
+@dataclass(frozen=True)
+class RedialMessage:
+    """One real seeker message of redial-dev."""
+
+    id: str
+    dialog_id: str
+    turn_index: int
+    text: str
+    context: tuple[tuple[str, str], ...]
+    utterance_movies: tuple[str, ...]
+    target_ids: tuple[str, ...]
+
+    @property
+    def part(self) -> Part:
+        """study or measure."""
+        return redial_part(self.dialog_id)
+
+    @property
+    def prev(self) -> str:
+        """What the recommender's last turn did: named a film (recommended), asked, or neither."""
+        for role, text in reversed(self.context):
+            if role == "recommender":
+                if _FILM_MENTION.search(text):
+                    return "recommended"
+                return "asked" if text.rstrip().endswith("?") else "none"
+        return "none"
+
+
+def load_redial(path: Path) -> list[RedialMessage]:
+    """Read redial-dev; a missing or malformed file is a clear error naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"redial-dev not found at {path} (see ../shared/README.md)")
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+                out.append(
+                    RedialMessage(
+                        id=row["id"],
+                        dialog_id=str(row["dialog_id"]),
+                        turn_index=int(row["turn_index"]),
+                        text=row["utterance"],
+                        context=tuple((c["role"], c["text"]) for c in row["context"]),
+                        utterance_movies=tuple(row["utterance_movies"]),
+                        target_ids=tuple(str(i) for i in row["target_ml100k_ids"]),
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}, line {n}: not a redial-dev message ({exc})") from exc
+    return out
+
+
+def load_labels(path: Path) -> dict[str, MessageLabel]:
+    """Labels by message id; a malformed line is an error naming the line."""
+    out: dict[str, MessageLabel] = {}
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                label = MessageLabel.model_validate_json(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}, line {n}: {exc}") from exc
+            out[label.id] = label
+    return out
+
+
+@dataclass(frozen=True)
+class Span:
+    """A named film or person in an example's text.
+
+    Attributes:
+        start: First character.
+        end: One past the last character.
+        kind: ``TITLE`` or ``PERSON``.
+        opinion: The speaker's opinion of it.
+        item: For a title: the catalog index it names, or None when it is not in the catalog.
+    """
+
+    start: int
+    end: int
+    kind: Literal["TITLE", "PERSON"]
+    opinion: str
+    item: int | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """One message with its labels, ready for training or measurement."""
+
+    id: str
+    text: str
+    prev: str
+    label: MessageLabel
+    spans: tuple[Span, ...] = field(default=())
+    source: str = "redial"
+
+
+def _locate(text: str, surface: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The first occurrence of ``surface`` not overlapping a taken span (case-insensitive fallback)."""
+    for haystack, needle in ((text, surface), (text.casefold(), surface.casefold())):
+        start = haystack.find(needle)
+        while start >= 0:
+            end = start + len(needle)
+            if not any(start < e and s < end for s, e in taken):
+                return start, end
+            start = haystack.find(needle, start + 1)
+    return None
+
+
+def spans_of(text: str, label: MessageLabel, titles: TitleIndex) -> tuple[Span, ...]:
+    """Locate a label's films and people in the text (and link films to the catalog by title and year)."""
+    taken: list[tuple[int, int]] = []
+    out: list[Span] = []
+    for film in label.films:
+        where = _locate(text, film.surface, taken)
+        if where is None:
+            continue
+        taken.append(where)
+        item = titles.match(film.title or film.surface, film.year) if (film.title or film.surface) else None
+        if item is not None and film.year is None:
+            # A year-less label names the film only when the title has one film in the catalog.
+            item = titles.match(film.title or film.surface, None)
+        out.append(Span(where[0], where[1], "TITLE", film.opinion, item))
+    for person in label.people:
+        where = _locate(text, person.surface, taken)
+        if where is not None:
+            taken.append(where)
+            out.append(Span(where[0], where[1], "PERSON", person.opinion))
+    return tuple(sorted(out, key=lambda s: s.start))
+
+
+def redial_examples(
+    messages: Iterable[RedialMessage], labels: dict[str, MessageLabel], titles: TitleIndex, part: Part
+) -> list[Example]:
+    """Labelled messages of one part of redial-dev."""
+    out = []
+    for m in messages:
+        if m.part != part or m.id not in labels:
+            continue
+        label = labels[m.id]
+        out.append(Example(m.id, m.text, m.prev, label, spans_of(m.text, label, titles), "redial"))
+    return out
+
+
+def _rewrite(example: Example, edits: list[tuple[int, int, str]], source: str) -> Example:
+    """Replace character ranges of the text (non-overlapping), moving spans and surfaces along."""
+    text, spans = example.text, list(example.spans)
+    films = list(example.label.films)
+    for start, end, new in sorted(edits, reverse=True):
+        old = text[start:end]
+        text = text[:start] + new + text[end:]
+        shift = len(new) - (end - start)
+        moved = []
+        for s in spans:
+            if s.start == start and s.end == end:
+                moved.append(replace(s, end=start + len(new)))
+            elif s.start >= end:
+                moved.append(replace(s, start=s.start + shift, end=s.end + shift))
+            else:
+                moved.append(s)
+        spans = moved
+        films = [f.model_copy(update={"surface": new}) if f.surface == old else f for f in films]
+    label = example.label.model_copy(update={"films": films})
+    return Example(f"{example.id}~{source}", text, example.prev, label, tuple(spans), source)
+
+
+def title_variants(example: Example) -> list[Example]:
+    """The same message with its catalog titles written year-less, then also in lower case."""
+    titled = [s for s in example.spans if s.kind == "TITLE" and s.item is not None]
+    if not titled:
+        return []
+    bare = []
+    for s in titled:
+        surface = example.text[s.start : s.end]
+        stripped = re.sub(r"\s*\((?:18|19|20)\d\d\)\s*$", "", surface)
+        bare.append((s.start, s.end, stripped))
+    no_year = _rewrite(example, bare, "noyear")
+    lower = _rewrite(example, [(s, e, t.casefold()) for s, e, t in bare], "lower")
+    return [v for v in (no_year, lower) if v.text != example.text] or [lower]
+
+
+# ---- the written corpus ---------------------------------------------------------------------
+_PLACEHOLDER = re.compile(r"\{(GENRES?2?|TITLE2?|NEWTITLE|PERSON|DECADE|YEAR)\}")
+
+
+@dataclass(frozen=True)
+class Fillers:
+    """What fills the written corpus' placeholders."""
+
+    genres: dict[str, dict[str, list[str]]]
+    new_titles: list[tuple[str, int]]
+    people: list[str]
+    decades: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, path: Path) -> Fillers:
+        """Read ``fillers.json``."""
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(raw["genres"], [tuple(t) for t in raw["new_titles"]], raw["people"], raw["decades"])
+
+
+def _render_title(title: str, year: int | None, rng: np.random.Generator) -> str:
+    """A title as people type it: as is, with its year, quoted, or in lower case."""
+    r = rng.random()
+    if r < 0.3:
+        return title
+    if r < 0.55 and year:
+        return f"{title} ({year})"
+    if r < 0.65:
+        return f'"{title}"'
+    if r < 0.9:
+        return title.casefold()
+    return f"{title.casefold()} ({year})" if year else title.casefold()
+
+
+def fill(
+    row: dict, fillers: Fillers, titles: TitleIndex, rng: np.random.Generator, popular: np.ndarray, n: int
+) -> Example:
+    """One filled copy of a written row (``n`` numbers the copy)."""
+    genres = list(fillers.genres)
+    g1, g2 = rng.choice(len(genres), 2, replace=False)
+    items = titles.catalog.items
+    t1, t2 = (int(i) for i in rng.choice(popular, 2, replace=False))
+    new = fillers.new_titles[int(rng.integers(len(fillers.new_titles)))]
+    decade = list(fillers.decades)[int(rng.integers(len(fillers.decades)))]
+    values: dict[str, str] = {
+        "GENRE": rng.choice(fillers.genres[genres[g1]]["word"]),
+        "GENRES": rng.choice(fillers.genres[genres[g1]]["plural"]),
+        "GENRE2": rng.choice(fillers.genres[genres[g2]]["word"]),
+        "GENRES2": rng.choice(fillers.genres[genres[g2]]["plural"]),
+        "TITLE": _render_title(items[t1].title, items[t1].year, rng),
+        "TITLE2": _render_title(items[t2].title, items[t2].year, rng),
+        "NEWTITLE": _render_title(new[0], new[1], rng),
+        "PERSON": fillers.people[int(rng.integers(len(fillers.people)))],
+        "DECADE": rng.choice(fillers.decades[decade]),
+        "YEAR": str(int(rng.integers(1930, 1999))),
+    }
+    if rng.random() < 0.3:
+        values["PERSON"] = values["PERSON"].casefold()
+    text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], row["text"])
+
+    refs = {"{GENRE}": genres[g1], "{GENRES}": genres[g1], "{GENRE2}": genres[g2], "{GENRES2}": genres[g2]}
+
+    def genre(value: str) -> str:
+        return refs.get(value, value)
+
+    label = dict(row)
+    for key in ("text", "prev", "_line"):
+        label.pop(key, None)
+    label["genres_wanted"] = [genre(g) for g in row.get("genres_wanted", [])]
+    label["genres_unwanted"] = [genre(g) for g in row.get("genres_unwanted", [])]
+    if row.get("era") == "{DECADE}":
+        label["era"] = decade
+    item_of = {"{TITLE}": t1, "{TITLE2}": t2}
+    films, film_items = [], []
+    for f in row.get("films", []):
+        surface = _PLACEHOLDER.sub(lambda m: values[m.group(1)], f["surface"])
+        films.append(NamedFilm(surface=surface, opinion=f.get("opinion", "neutral")))
+        film_items.append(item_of.get(f["surface"]))
+    people = [
+        NamedPerson(
+            surface=_PLACEHOLDER.sub(lambda m: values[m.group(1)], p["surface"]), opinion=p.get("opinion", "neutral")
+        )
+        for p in row.get("people", [])
+    ]
+    label.update(films=films, people=people, id=f"written-{row['_line']}-{n}")
+    parsed = MessageLabel.model_validate(label)
+    spans = []
+    taken: list[tuple[int, int]] = []
+    for film, item in zip(films, film_items):
+        where = _locate(text, film.surface, taken)
+        if where is not None:
+            taken.append(where)
+            spans.append(Span(where[0], where[1], "TITLE", film.opinion, item))
+    for person in people:
+        where = _locate(text, person.surface, taken)
+        if where is not None:
+            taken.append(where)
+            spans.append(Span(where[0], where[1], "PERSON", person.opinion))
+    return Example(
+        parsed.id, text, row.get("prev") or "none", parsed, tuple(sorted(spans, key=lambda s: s.start)), "written"
+    )
+
+
+def written_examples(path: Path, fillers: Fillers, titles: TitleIndex, seed: int, copies: int = 3) -> list[Example]:
+    """The written corpus: rows without placeholders once, rows with them ``copies`` times."""
+    rng = np.random.default_rng(seed)
+    pop = np.asarray(titles.catalog.popularity, np.float64)
+    popular = np.argsort(-pop)[: max(50, len(pop) // 3)] if len(pop) else np.arange(len(titles.catalog.items))
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            row["_line"] = n
+            k = copies if _PLACEHOLDER.search(row["text"]) else 1
+            for c in range(k):
+                try:
+                    out.append(fill(row, fillers, titles, rng, popular, c))
+                except ValueError as exc:
+                    raise ValueError(f"{path}, line {n}: {exc}") from exc
+    return out

@@ -1,0 +1,134 @@
+"""The understanding model: small trained heads over frozen MiniLM token states.
+
+One pass of the sentence encoder gives contextual token states (B, T, 384). A projection and a
+thin transformer layer, trained on labelled messages, read them into:
+
+- ``intent`` (B, I), ``lasting`` (B, 3), ``situation`` (B, S), ``era`` (B, 3) from the pooled message;
+- ``genre`` (B, G, 3): none / wanted / unwanted for each genre. A genre is a query built from the
+  embedding of its name that attends over the message, so moods ("nothing scary") reach genres by
+  meaning, and a catalog with other genre names gets queries of its own without retraining;
+- ``tags`` (B, T, 5): BIO tags of film titles and people, a feature of the entity linker;
+- ``opinion`` (B, K, 3): neutral / liked / disliked for K spans (films, people) of each message.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from agent.understanding.labels import ERAS, GENRE_STANCES, INTENTS, LASTING, OPINIONS, PREVIOUS, SITUATIONS
+
+TAGS: tuple[str, ...] = ("O", "B-TITLE", "I-TITLE", "B-PERSON", "I-PERSON")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Shape of the heads.
+
+    Attributes:
+        d_in: Width of the frozen encoder's token states.
+        d_model: Width of the trained layers.
+        n_layers: Trained transformer layers over the token states.
+        n_heads: Attention heads of those layers.
+        dropout: Dropout in training.
+        max_tokens: Longest message read, in word pieces (longer ones are cut).
+    """
+
+    d_in: int = 384
+    d_model: int = 192
+    n_layers: int = 1
+    n_heads: int = 4
+    dropout: float = 0.1
+    max_tokens: int = 128
+
+    def __post_init__(self) -> None:
+        assert self.d_model % self.n_heads == 0, "d_model must be a multiple of n_heads"
+        assert self.n_layers >= 0 and self.max_tokens >= 8
+
+    def to_dict(self) -> dict[str, int | float]:
+        """JSON-able fields (saved beside the weights)."""
+        return asdict(self)
+
+
+def _head(d_in: int, n_out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_in), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_in, n_out))
+
+
+class UnderstandingModel(nn.Module):
+    """Multi-task heads over frozen token states. Tensors in, logits out."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.proj = nn.Linear(config.d_in, d)
+        self.prev = nn.Embedding(len(PREVIOUS), d)
+        self.norm = nn.LayerNorm(d)
+        layer = nn.TransformerEncoderLayer(
+            d, config.n_heads, 4 * d, config.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
+        self.drop = nn.Dropout(config.dropout)
+        self.intent = _head(2 * d, len(INTENTS), config.dropout)
+        self.lasting = _head(2 * d, len(LASTING), config.dropout)
+        self.situation = _head(2 * d, len(SITUATIONS), config.dropout)
+        self.era = _head(2 * d, len(ERAS), config.dropout)
+        self.genre_query = nn.Linear(config.d_in, d)
+        self.genre = _head(3 * d, len(GENRE_STANCES), config.dropout)
+        self.tags = nn.Linear(d, len(TAGS))
+        self.opinion = _head(3 * d, len(OPINIONS), config.dropout)
+
+    def encode(self, states: torch.Tensor, mask: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """(B, T, d_in) token states, (B, T) bool mask, (B,) context -> (B, T, d) contextual states."""
+        x = self.proj(states) + self.prev(prev)[:, None, :]  # (B, T, d)
+        x = self.encoder(self.norm(x), src_key_padding_mask=~mask)
+        return self.drop(x)
+
+    @staticmethod
+    def pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Masked mean and the first token's state: (B, T, d) -> (B, 2d)."""
+        m = mask.unsqueeze(-1).to(x.dtype)
+        mean = (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return torch.cat([mean, x[:, 0]], dim=-1)
+
+    def genres(self, x: torch.Tensor, mask: torch.Tensor, genre_vectors: torch.Tensor) -> torch.Tensor:
+        """Stance logits (B, G, 3) of G genres, each given by the (G, d_in) embedding of its name."""
+        q = self.genre_query(genre_vectors)  # (G, d)
+        att = torch.einsum("gd,btd->bgt", q, x) / math.sqrt(x.shape[-1])  # (B, G, T)
+        att = att.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
+        read = torch.einsum("bgt,btd->bgd", att, x)  # (B, G, d)
+        q = q.unsqueeze(0).expand_as(read)
+        return self.genre(torch.cat([read, q, read * q], dim=-1))
+
+    def opinions(self, x: torch.Tensor, pooled: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """Opinion logits (B, K, 3) of K spans given as (B, K, T) 0/1 token masks."""
+        w = spans.to(x.dtype)
+        inside = torch.einsum("bkt,btd->bkd", w, x) / w.sum(-1, keepdim=True).clamp(min=1.0)  # (B, K, d)
+        context = pooled[:, None, :].expand(-1, spans.shape[1], -1)  # (B, K, 2d)
+        return self.opinion(torch.cat([inside, context], dim=-1))
+
+    def forward(
+        self,
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        prev: torch.Tensor,
+        genre_vectors: torch.Tensor,
+        spans: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Every head's logits for a batch (``opinion`` only when spans are given)."""
+        x = self.encode(states, mask, prev)
+        pooled = self.pool(x, mask)
+        out = {
+            "intent": self.intent(pooled),
+            "lasting": self.lasting(pooled),
+            "situation": self.situation(pooled),
+            "era": self.era(pooled),
+            "genre": self.genres(x, mask, genre_vectors),
+            "tags": self.tags(x),
+        }
+        if spans is not None and spans.shape[1]:
+            out["opinion"] = self.opinions(x, pooled, spans)
+        return out
