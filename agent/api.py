@@ -18,8 +18,8 @@ from agent.llm import BackendConfig, load_backend
 from agent.llm.base import ChatBackend, GenerationConfig
 from agent.policy import POLICIES, Policy
 from agent.reply import Reply
-from agent.tools import Toolbox
-from agent.understand import Understander
+from agent.tools import RankingConfig, Toolbox
+from agent.turn import Understander
 from memory.store import check_user_id
 from recsys.settings import Settings
 
@@ -44,6 +44,12 @@ class AgentConfig:
         max_new_tokens: Token budget of the LLM's prose per turn.
         ask_relations: KG relations the agent may ask about besides genre and era. None by default:
             entities named through their films ("the studio behind Contact and Babe") make poor questions.
+        understanding: How messages are read: "auto" (default: the LLM through structured output when the
+            backend is capable, falling back to the learned model; else the learned model), "learned",
+            "llm", or "patterns" (the old cue patterns, kept as a baseline).
+        understanding_path: A trained understanding model folder (default: the one shipped with Tastebud).
+        domain: What the catalog holds, in words, for replies to off-topic messages.
+        ranking: Weights of soft evidence in ranking (text match, era lean, popularity prior).
     """
 
     dataset: str = "ml-100k"
@@ -56,6 +62,10 @@ class AgentConfig:
     retrieval: bool = True
     max_new_tokens: int = 32
     ask_relations: tuple[str, ...] = ()
+    understanding: str = "auto"
+    understanding_path: Path | None = None
+    domain: str = "films"
+    ranking: RankingConfig = field(default_factory=RankingConfig)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AgentConfig:
@@ -72,8 +82,33 @@ class AgentConfig:
     def __post_init__(self) -> None:
         if self.policy != "auto" and self.policy not in POLICIES:
             raise ValueError(f"unknown policy {self.policy!r}; choose from {['auto', *sorted(POLICIES)]}")
+        if self.understanding not in UNDERSTANDINGS:
+            raise ValueError(f"unknown understanding {self.understanding!r}; choose from {list(UNDERSTANDINGS)}")
         if not 1 <= self.k <= 50:
             raise ValueError("k must be between 1 and 50")
+
+
+UNDERSTANDINGS = ("auto", "learned", "llm", "patterns")
+
+
+def build_understander(config: AgentConfig, catalog: Any, encoder: Any, backend: ChatBackend) -> Understander:
+    """The message reader a config asks for (see ``AgentConfig.understanding``)."""
+    from agent.understand import PatternUnderstander
+    from agent.understanding.reader import WEIGHTS_DIR, LearnedUnderstander, ReaderConfig
+    from memory.instructions import PatternExtractor
+    from memory.resolve import Resolver
+
+    resolver = Resolver(catalog)
+    extractor = PatternExtractor(resolver)
+    if config.understanding == "patterns":
+        return PatternUnderstander(resolver, extractor, encoder, complete=backend.complete if backend.capable else None)
+    reader = ReaderConfig(weights=config.understanding_path or WEIGHTS_DIR)
+    if config.understanding == "llm" or (config.understanding == "auto" and backend.capable):
+        from agent.understanding.llm_reader import LLMUnderstander
+
+        log.info("understanding: %s through structured output, the learned model as fallback", backend.name)
+        return LLMUnderstander(backend, catalog, resolver, extractor, encoder, reader)
+    return LearnedUnderstander(catalog, resolver, extractor, encoder, reader)
 
 
 def model_dir(settings: Settings, dataset: str, kind: str) -> Path:
@@ -164,8 +199,6 @@ class Agent:
         """
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        from memory.instructions import PatternExtractor
-        from memory.resolve import Resolver
         from memory.service import Memory
         from recsys.attributes import AttributeConfig, AttributeSpace
         from recsys.datasets import load_catalog
@@ -189,18 +222,15 @@ class Agent:
         index = ItemIndex.build_or_load(catalog, encoder, settings) if config.retrieval else None
         recommend_tool = RecommendTool(_recommender(config, settings, catalog), catalog)
         space = AttributeSpace(catalog, AttributeConfig(relations=config.ask_relations))
-        tools = Toolbox(catalog, recommend_tool, memory, index, space)
-        resolver = Resolver(catalog)
-        understander = Understander(
-            resolver, PatternExtractor(resolver), encoder, complete=backend.complete if backend.capable else None
-        )
+        tools = Toolbox(catalog, recommend_tool, memory, index, space, config.ranking)
         services = Services(
             tools=tools,
-            understander=understander,
+            understander=build_understander(config, catalog, encoder, backend),
             backend=backend,
             policy=policy or _policy(config, settings),
             k=config.k,
             generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
+            domain=config.domain,
         )
         conn = sqlite3.connect(data_dir / "conversations.sqlite", check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

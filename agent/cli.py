@@ -160,6 +160,7 @@ def _agent(args: argparse.Namespace):  # -> Agent
         data_dir=Path(args.data_dir) if args.data_dir else None,
         policy=args.policy,
         k=args.k,
+        understanding=args.understanding,
     )
     return Agent.from_config(config, _settings(args))
 
@@ -237,6 +238,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = train.add_parser("policy", help="train the learned ask-vs-recommend policy on simulated users")
     add_policy_arguments(p)
     p.set_defaults(func=cmd_train_policy)
+    from agent.understanding import cli as understanding_cli
+
+    p = train.add_parser("understanding", help="train the message-understanding model and title linker")
+    understanding_cli.add_arguments(p)
+    p.set_defaults(func=understanding_cli.run)
     try:
         from recsys.seqrec import cli as seqrec_cli
     except ImportError:  # the sequential recommender is not part of this build
@@ -277,6 +283,13 @@ def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
         help="auto: the learned policy when one is saved for the catalog, else maxent",
     )
     p.add_argument("-k", type=int, default=5, help="items per recommendation list")
+    p.add_argument(
+        "--understanding",
+        default="auto",
+        choices=["auto", "learned", "llm", "patterns"],
+        help="how messages are read: auto (an LLM backend that can, else the learned model), learned, llm, "
+        "or patterns (the old baseline)",
+    )
     p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
 
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from agent.llm.base import ChatBackend, GenerationConfig
 from agent.policy import MaxEntropyPolicy, Policy
 from agent.tools import Toolbox
-from agent.understand import Understander
+from agent.turn import Understander
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -23,6 +23,7 @@ class Services:
         policy: Decides ask vs recommend.
         k: Items per recommendation list.
         generation: Decoding settings for the backend.
+        domain: What the catalog holds, in words ("films"), for replies to off-topic messages.
     """
 
     tools: Toolbox
@@ -31,6 +32,7 @@ class Services:
     policy: Policy = field(default_factory=MaxEntropyPolicy)
     k: int = 5
     generation: GenerationConfig = field(default_factory=lambda: GenerationConfig(max_new_tokens=32))
+    domain: str = "films"
 
     @cached_property
     def titles(self) -> re.Pattern[str]:

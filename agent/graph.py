@@ -8,7 +8,6 @@ compile it with their own checkpointer.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -16,37 +15,16 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from agent import remembering
 from agent.context import Context
 from agent.grounding import grounded_text
 from agent.llm.plan import PlannedItem, ReplyPlan
 from agent.policy import Ask, Observation, asked_keys
 from agent.reply import AppliedInstruction, Option, Question, Recommendation, Reply
+from agent.search import SESSION_RESET, answer_update, critique_update, honour_rules, new_search
 from agent.state import InputState, State
-from agent.understand import PendingQuestion, Turn
-from memory.constraints import compile_filter
+from agent.turn import PendingQuestion, Turn
 from memory.schema import Atom
-
-_NEWER = re.compile(r"\b(?:too old|newer|more recent|recent|modern)\b")
-_OLDER = re.compile(r"\b(?:too (?:new|recent)|older|classic)\b")
-_LIGHTER = re.compile(
-    r"\b(?:too (?:dark|violent|scary|sad|serious|intense)|lighter|less (?:violent|violence|dark|scary|serious)|happier|funnier)\b"
-)
-_HEAVY_GENRES = ("Horror", "Thriller", "Crime", "War", "Film-Noir")
-_LIGHT_GENRES = ("Comedy", "Romance", "Animation", "Children's", "Musical")
-_EVERYTHING = re.compile(r"\b(?:everything|all (?:my|of my) (?:data|memory)|me completely|all about me)\b")
-_SESSION_RESET: dict[str, Any] = {
-    "search": [],
-    "wanted": [],
-    "mood_genres": [],
-    "query": "",
-    "asked": [],
-    "questions": 0,
-    "pending": None,
-    "shown": [],
-    "rejected": [],
-    "accepted": [],
-    "rejected_lists": 0,
-}
 
 
 def _turn(state: State) -> Turn:
@@ -62,12 +40,14 @@ def _last_user_text(state: State) -> object:
 
 # ---- nodes -------------------------------------------------------------------------------------
 def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Read the new message: intent, constraints, item references, mood."""
+    """Read the new message: intent, constraints, films named, what lasts, mood."""
     pending = state.get("pending")
     question = (
         PendingQuestion(pending["attribute"], tuple((v, lab) for v, lab in pending["options"])) if pending else None
     )
-    turn = runtime.context.services.understander.read(_last_user_text(state), state.get("shown", []), question)
+    turn = runtime.context.services.understander.read(
+        _last_user_text(state), state.get("shown", []), question, state.get("mentioned", [])
+    )
     return {
         "understanding": turn.model_dump(mode="json"),
         "turn": state.get("turn", 0) + 1,
@@ -76,6 +56,7 @@ def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "memory_changes": [],
         "focus": [],
         "applied": [],
+        "mentioned": list(dict.fromkeys(state.get("mentioned", []) + [f.item_id for f in turn.films])),
     }
 
 
@@ -91,11 +72,19 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if turn.intent == "invalid":
         return {"action": "error", "facts": [f"Sorry, I couldn't use that message: {turn.problem}."]}
     if turn.intent == "reset":
-        return {**_SESSION_RESET, "action": "inform", "facts": ["Let's start over. What do you feel like watching?"]}
+        return {**SESSION_RESET, "action": "inform", "facts": ["Let's start over. What do you feel like watching?"]}
     if turn.intent == "other_user":
         return {
             "action": "inform",
             "facts": ["I can only show and change your own memory; other people's preferences stay private."],
+        }
+    if turn.intent == "out_of_domain":
+        return {
+            "action": "inform",
+            "facts": [
+                f"I only recommend {runtime.context.services.domain}, so I can't help with that, and I haven't "
+                "saved anything from it. Tell me what you'd like to watch."
+            ],
         }
     if turn.intent == "chitchat":
         return {
@@ -103,9 +92,9 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "facts": ["Hi! Tell me what you feel like watching, or a film you loved, and I'll find something."],
         }
     if turn.intent == "show_memory":
-        return {"action": "inform", "facts": _memory_summary(runtime)}
+        return {"action": "inform", "facts": remembering.summary(memory, user)}
     if turn.intent == "forget":
-        return {"action": "inform", **_forget(runtime, turn)}
+        return {"action": "inform", **remembering.forget(memory, user, turn, SESSION_RESET)}
     if turn.intent in ("explain", "item_question"):
         focus = turn.items or shown[:1]
         if not focus:
@@ -137,7 +126,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
         if kind == "dislike":
             return {**update, "action": "inform"}
-        return {**update, **_new_search(turn, keep_atoms=False)}
+        return {**update, **new_search(turn, keep_atoms=False)}
     if turn.intent == "reject":
         targets = [i for i in (turn.items or shown) if i in titles]
         for item_id in targets:
@@ -151,23 +140,50 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "pending": None,
         }
     if turn.intent == "critique":
-        return _critique(runtime, state, turn)
+        learned = memory.record_feedback(
+            user, "critique", shown[0] if shown else None, context=state.get("query", ""), text=turn.text
+        )
+        years = [y for y in (tools.catalog.get(i).year for i in shown) if y]
+        return {
+            **critique_update(dict(state), turn, years),
+            "facts": ["Got it, let me adjust."],
+            "memory_changes": [f"learned: {p.text}" for p in learned],
+        }
     if turn.intent == "answer":
-        return _answer(runtime, state, turn)
-    if turn.intent == "instruction":
-        result = memory.remember_utterance(user, turn.text)
-        changes = [f"new rule: {s.text}" for s in result.stored] + [
-            f"replaced rule: {s.text}" for s in result.superseded
-        ]
-        facts = [result.message] if result.message else [f"Got it: {'; '.join(a.describe() for a in turn.atoms)}."]
-        update = {"facts": facts, "memory_changes": changes}
-        if result.request_atoms or turn.mood:
-            return {
-                **update,
-                **_new_search(turn.model_copy(update={"atoms": list(result.request_atoms)}), keep_atoms=True),
-            }
+        return answer_update(dict(state), turn, lambda value, liked: memory.record_answer(user, value, liked=liked))
+    return _statement(runtime, state, turn)
+
+
+def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str, Any]:
+    """A request, a preference, feedback on films or an instruction: store what lasts, then search."""
+    user = runtime.context.user_id
+    tools = runtime.context.services.tools
+    memory = tools.memory
+    changes, liked, disliked = remembering.record_films(memory, user, turn, tools.catalog)
+    facts: list[str] = []
+    if turn.remember:
+        facts, stored = remembering.store_lasting(memory, user, turn.remember)
+        changes += stored
+    elif turn.intent == "instruction":
+        facts, stored, request_atoms = remembering.remember_instruction_text(memory, user, turn)
+        changes += stored
+        if not (request_atoms or turn.mood):
+            return {"action": "inform", "facts": facts, "memory_changes": changes}
+        turn = turn.model_copy(update={"atoms": request_atoms})
+    if turn.ambiguous:
+        facts.append(f"I wasn't sure which film you meant by {', '.join(turn.ambiguous)}, so I left it out.")
+    update: dict[str, Any] = {
+        "facts": facts,
+        "memory_changes": changes,
+        "rejected": state.get("rejected", []) + disliked,
+    }
+    asks_nothing = not (turn.atoms or turn.genre_weights or turn.mood_genres or liked or turn.era)
+    if turn.intent == "instruction" and asks_nothing:
         return {**update, "action": "inform"}
-    return _new_search(turn, keep_atoms=True)
+    if turn.just_recommend or (asks_nothing and state.get("query")):
+        # "just recommend something" (or a message that adds nothing to the search) keeps this search.
+        return {**update, "pending": None}
+    return {**update, **new_search(turn, keep_atoms=True)}
 
 
 def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -178,18 +194,19 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     turn = _turn(state)
     history = tools.history(user)
     query = state.get("query", "")
-    applied = tools.memory.applicable(user, query or turn.text)
-    filters = tools.memory.constraints(user, query or turn.text)
-    for group in state.get("search", []):
-        compiled = compile_filter([Atom.model_validate(a) for a in group], tools.catalog)
-        if compiled is not None:
-            filters.append(compiled)
-    boosts = tools.memory.boosts(user, query or turn.text)
-    for genre in state.get("mood_genres", []):
-        boosts[genre] = boosts.get(genre, 0.0) + 1.0
+    request = query or turn.text
+    applied = tools.memory.applicable(user, request)
+    filters = tools.memory.constraints(user, request)
+    groups = [[Atom.model_validate(a) for a in group] for group in state.get("search", [])]
+    weights = dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
+    groups, notes = honour_rules(groups, [a.instruction for a in applied], weights)
+    boosts = tools.memory.boosts(user, request)
+    for genre, w in weights.items():
+        boosts[genre] = boosts.get(genre, 0.0) + w
     exclude = set(state.get("rejected", [])) | tools.disliked(user)
-    scored = tools.score(history, filters, exclude, boosts, query=query or None)
     applied_out = [{"text": a.instruction.text, "reason": a.reason} for a in applied]
+    scored, dropped = tools.search(history, filters, groups, exclude, boosts, query or None, era=state.get("era"))
+    notes += [f"Nothing fit all of that, so I dropped: {d}." for d in dropped]
     if not len(scored.indices):
         blocking = [a.instruction.text for a in applied if a.conflicts_with_request]
         why = f' Your rule "{blocking[0]}" rules out what you asked for.' if blocking else ""
@@ -213,19 +230,23 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         questions=state.get("questions", 0),
     )
     action = svc.policy.decide(obs)
-    # After a critique or a liked film the user wants picks now; after a rejection the policy may ask.
-    wants_picks = turn.just_recommend or turn.intent in ("critique", "like")
+    # After a critique or films the user liked, the user wants picks now; after a rejection the policy may ask.
+    wants_picks = (
+        turn.just_recommend or turn.intent in ("critique", "like") or any(f.opinion == "liked" for f in turn.films)
+    )
+    facts = list(state.get("facts", [])) + notes
     if isinstance(action, Ask) and not wants_picks:
         options = [[o.value, o.label] for o in action.options]
         return {
             "action": "ask",
             "applied": applied_out,
+            "facts": facts,
             "pending": {"attribute": action.attribute, "options": options},
             "asked": state.get("asked", []) + asked_keys(action),
             "questions": state.get("questions", 0) + 1,
         }
     top = [tools.catalog.items[i].id for i in scored.indices[: svc.k]]
-    return {"action": "recommend", "applied": applied_out, "shown": top, "pending": None}
+    return {"action": "recommend", "applied": applied_out, "facts": facts, "shown": top, "pending": None}
 
 
 def ask(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -337,167 +358,6 @@ def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         user_id=runtime.context.user_id,
     )
     return {"messages": [AIMessage(content=text)], "reply": reply.model_dump(mode="json")}
-
-
-# ---- helpers of the nodes ---------------------------------------------------------------------
-def _labels(atoms: list[Atom]) -> list[str]:
-    """What the user asked for, as reasons name it: genres and entities, and a decade ("1990s")."""
-    out = [a.label or a.value for a in atoms if a.op == "only"]
-    lo = [int(a.value) for a in atoms if a.op == "year_min"]
-    hi = [int(a.value) for a in atoms if a.op == "year_max"]
-    if lo and hi and max(lo) % 10 == 0 and min(hi) == max(lo) + 9:
-        out.append(f"{max(lo)}s")
-    return out
-
-
-def _new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
-    """Start a new search from a request: its constraints, mood and text."""
-    atoms = [a for a in turn.atoms if a.is_hard] if keep_atoms else []
-    # What the request already fixes is not asked again ("a comedy" -> no genre question).
-    known = ["genre"] if any(a.field == "genre" and a.op == "only" for a in atoms) else []
-    known += ["decade"] if any(a.field == "year" for a in atoms) else []
-    return {
-        "search": [[a.model_dump(mode="json") for a in atoms]] if atoms else [],
-        "wanted": _labels(atoms),
-        "mood_genres": list(turn.mood_genres),
-        "query": turn.text,
-        "asked": known,
-        "questions": 0,
-        "pending": None,
-        "rejected_lists": 0,
-    }
-
-
-def _answer(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str, Any]:
-    """Turn an answer into a constraint on this search, and into KG interests."""
-    tools = runtime.context.services.tools
-    user = runtime.context.user_id
-    pending = state["pending"] or {}
-    attribute = pending.get("attribute", "")
-    options = {v: lab for v, lab in pending.get("options", [])}
-    chosen = [v for v in turn.answer if v in options]
-    atoms: list[Atom] = []
-    if turn.answer == ["yes"] and len(options) == 1:
-        chosen = list(options)
-    if chosen:
-        for value in chosen:
-            tools.memory.record_answer(user, value if attribute != "genre" else options[value], liked=True)
-        if attribute == "genre":
-            atoms = [Atom(op="only", field="genre", value=v, label=options[v]) for v in chosen]
-        elif attribute == "decade":
-            starts = sorted(int(v[:4]) for v in chosen)
-            atoms = [
-                Atom(op="year_min", field="year", value=str(starts[0])),
-                Atom(op="year_max", field="year", value=str(starts[-1] + 9)),
-            ]
-        else:
-            atoms = [Atom(op="only", field="entity", value=v, label=options[v]) for v in chosen]
-    elif turn.answer == ["no"] and len(options) == 1:
-        (value,) = options
-        if attribute == "genre":
-            atoms = [Atom(op="exclude", field="genre", value=value, label=options[value])]
-        elif attribute == "decade":
-            atoms = [Atom(op="exclude_years", field="year", value=f"{value[:4]}-{int(value[:4]) + 9}")]
-        else:
-            atoms = [Atom(op="exclude", field="entity", value=value, label=options[value])]
-    search = list(state.get("search", []))
-    if atoms:
-        search.append([a.model_dump(mode="json") for a in atoms])
-    wanted = state.get("wanted", []) + [options[v] if attribute != "decade" else v for v in chosen]
-    # A multiple-choice type is settled once the user picks from it or says any; after "no" it may
-    # come back with other values.
-    settled = [attribute] if len(options) > 1 and (chosen or turn.answer == ["any"]) else []
-    return {"search": search, "wanted": wanted, "pending": None, "asked": state.get("asked", []) + settled}
-
-
-def _critique(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str, Any]:
-    """A critique of the last list: learn from it, drop the list, and shift the search."""
-    tools = runtime.context.services.tools
-    user = runtime.context.user_id
-    shown = list(state.get("shown", []))
-    learned = tools.memory.record_feedback(
-        user, "critique", shown[0] if shown else None, context=state.get("query", ""), text=turn.text
-    )
-    folded = turn.text.casefold()
-    search = list(state.get("search", []))
-    years = sorted(y for y in (tools.catalog.get(i).year for i in shown) if y)
-    if years and _NEWER.search(folded):
-        search.append(
-            [Atom(op="year_min", field="year", value=str(years[len(years) // 2] + 1)).model_dump(mode="json")]
-        )
-    elif years and _OLDER.search(folded):
-        search.append(
-            [Atom(op="year_max", field="year", value=str(years[len(years) // 2] - 1)).model_dump(mode="json")]
-        )
-    mood = list(state.get("mood_genres", []))
-    if _LIGHTER.search(folded):
-        mood = [g for g in mood if g not in _HEAVY_GENRES] + [g for g in _LIGHT_GENRES if g not in mood]
-    return {
-        "search": search,
-        "mood_genres": mood,
-        "rejected": state.get("rejected", []) + shown,
-        "facts": ["Got it, let me adjust."],
-        "memory_changes": [f"learned: {p.text}" for p in learned],
-        "pending": None,
-    }
-
-
-def _forget(runtime: Runtime[Context], turn: Turn) -> dict[str, Any]:
-    """Delete the standing instructions the message points at ("forget that I said no horror")."""
-    memory = runtime.context.services.tools.memory
-    user = runtime.context.user_id
-    if _EVERYTHING.search(turn.text.casefold()):
-        memory.forget(user)
-        return {
-            "facts": ["Done: I have forgotten everything I knew about you."],
-            "memory_changes": ["forgot everything"],
-            **_SESSION_RESET,
-        }
-    live = memory.instructions(user)
-    wanted = {(a.field, a.value.casefold()) for a in turn.atoms}
-    words = set(re.findall(r"[a-z']{3,}", turn.text.casefold())) - {
-        "forget",
-        "that",
-        "said",
-        "delete",
-        "remove",
-        "the",
-        "rule",
-        "about",
-        "what",
-        "never",
-        "please",
-    }
-    hits = []
-    for si in live:
-        keys = {(a.field, a.value.casefold()) for a in si.atoms}
-        if (wanted and keys & wanted) or (
-            not wanted and words and words <= set(re.findall(r"[a-z']{3,}", si.text.casefold()))
-        ):
-            hits.append(si)
-    if not hits:
-        rules = "; ".join(f'"{si.text}"' for si in live) or "none"
-        return {"facts": [f"I couldn't tell which rule to forget. Your rules: {rules}."]}
-    for si in hits:
-        memory.delete(user, "instructions", si.id)
-    return {
-        "facts": [f'Done: I forgot "{si.text}".' for si in hits],
-        "memory_changes": [f"removed rule: {si.text}" for si in hits],
-    }
-
-
-def _memory_summary(runtime: Runtime[Context]) -> list[str]:
-    memory = runtime.context.services.tools.memory
-    user = runtime.context.user_id
-    rules = [si.text for si in memory.instructions(user)]
-    interests = [i.name or i.entity for i in memory.top_interests(user, k=5)]
-    prefs = [p.text for p in memory.preferences(user)[:5]]
-    facts = [f"Your rules: {'; '.join(rules)}." if rules else "You have no standing rules."]
-    if interests:
-        facts.append(f"You seem to like: {', '.join(interests)}.")
-    if prefs:
-        facts.append(f"I've learned: {'; '.join(prefs)}.")
-    return facts
 
 
 # ---- routers ------------------------------------------------------------------------------------

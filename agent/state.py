@@ -26,6 +26,9 @@ class State(InputState, total=False):
         search: Constraint groups of the current search (each a list of atom dicts; groups AND together).
         wanted: Attribute labels the user asked for in this search (used in reasons).
         mood_genres: Genres the current search leans to (soft).
+        genre_weights: Soft genre adjustments of the current search (positive favours, negative lowers).
+        era: The current search's lean to "older" or "newer" films, if any.
+        mentioned: Catalog films named in this conversation (context for linking titles).
         query: Free text of the current search (matched against item texts).
         asked: "type=value" keys of the values offered in this search's questions, and attribute types
             the request settled (not asked at all).
@@ -49,6 +52,9 @@ class State(InputState, total=False):
     search: list[list[dict[str, Any]]]
     wanted: list[str]
     mood_genres: list[str]
+    genre_weights: dict[str, float]
+    era: str | None
+    mentioned: list[str]
     query: str
     asked: list[str]
     questions: int

@@ -13,6 +13,9 @@ from functools import cached_property, lru_cache
 import numpy as np
 import torch
 
+from memory.constraints import compile_filter
+from memory.resolve import normalize_title
+from memory.schema import Atom
 from memory.service import Memory
 from recsys.attributes import AttributeSpace, decade_of
 from recsys.catalog import Catalog
@@ -42,6 +45,25 @@ class Scored:
     scores: np.ndarray
 
 
+@dataclass(frozen=True, kw_only=True)
+class RankingConfig:
+    """How soft evidence is added to the recommender's log-probabilities.
+
+    Attributes:
+        text_weight: Weight of the cosine similarity between the request and each item's text.
+        era_weight: Weight of an older/newer lean (times the release year's clipped z-score).
+        popularity_weight: Weight of the popularity prior (z-scored log interactions) for a user with
+            no history; it shrinks as 1 / (1 + history length).
+    """
+
+    text_weight: float = 8.0
+    era_weight: float = 1.0
+    popularity_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        assert min(self.text_weight, self.era_weight, self.popularity_weight) >= 0, "ranking weights are >= 0"
+
+
 class Toolbox:
     """All tools over one catalog.
 
@@ -51,7 +73,7 @@ class Toolbox:
         memory: The user memory (instructions, preferences, interests, feedback).
         index: Text retrieval; None disables free-text matching.
         space: Askable attributes.
-        text_weight: Weight of retrieval similarity added to recommender log-probabilities.
+        ranking: Weights of the soft evidence.
     """
 
     def __init__(
@@ -61,14 +83,14 @@ class Toolbox:
         memory: Memory,
         index: ItemIndex | None = None,
         space: AttributeSpace | None = None,
-        text_weight: float = 8.0,
+        ranking: RankingConfig | None = None,
     ) -> None:
         self.catalog = catalog
         self.recommender = recommender
         self.memory = memory
         self.index = index
         self.space = space or AttributeSpace(catalog)
-        self.text_weight = text_weight
+        self.ranking = ranking or RankingConfig()
 
     # ---- history ----------------------------------------------------------------------------
     def history(self, user_id: str) -> list[str]:
@@ -113,6 +135,7 @@ class Toolbox:
         exclude: set[str],
         boosts: dict[str, float],
         query: str | None = None,
+        era: str | None = None,
     ) -> Scored:
         """Candidates passing every hard filter, scored by the model plus soft boosts and text match.
 
@@ -120,11 +143,15 @@ class Toolbox:
         from memory and moods only move items up or down.
         """
         mask = self.catalog.mask(list(filters))
+        mask[self._duplicates] = False
         for item_id in set(history) | exclude:
             idx = self.catalog.index.get(item_id)
             if idx is not None:
                 mask[idx] = False
         scores = self.model_scores(history)
+        # A popularity prior that fades as the history grows: with nothing known, well-loved films
+        # first rather than catalog order; with a long history the recommender decides.
+        scores = scores + self.ranking.popularity_weight / (1.0 + len(history)) * self._popularity_z
         for key, value in boosts.items():
             if key in self.catalog.index:
                 scores[self.catalog.index[key]] += value
@@ -132,14 +159,74 @@ class Toolbox:
                 scores[self.catalog.entity_items[key]] += value
             elif key.casefold() in self.catalog.genre_masks:
                 scores[self.catalog.genre_masks[key.casefold()]] += value
+        if era in ("older", "newer"):
+            scores = scores + self.ranking.era_weight * (1.0 if era == "newer" else -1.0) * self._year_z
         if query:
             text = self.text_scores(query)
             if text is not None:
-                scores = scores + self.text_weight * text
+                scores = scores + self.ranking.text_weight * text
         mask &= np.isfinite(scores)
         idx = np.flatnonzero(mask)
         order = np.argsort(-scores[idx], kind="stable")
         return Scored(idx[order], scores[idx][order])
+
+    def search(
+        self,
+        history: Sequence[str],
+        rules: Sequence[ItemFilter],
+        groups: list[list[Atom]],
+        exclude: set[str],
+        boosts: dict[str, float],
+        query: str | None = None,
+        era: str | None = None,
+    ) -> tuple[Scored, list[str]]:
+        """``score`` under the rules and this search's constraint groups.
+
+        When nothing passes every group, groups are dropped oldest first until something does
+        (rules are never dropped); returns the candidates and what was dropped, in words.
+        """
+        groups = list(groups)
+        dropped: list[str] = []
+        while True:
+            compiled = [f for f in (compile_filter(g, self.catalog) for g in groups) if f is not None]
+            scored = self.score(history, list(rules) + compiled, exclude, boosts, query, era)
+            if len(scored.indices) or not groups:
+                return scored, dropped
+            gone = groups.pop(0)
+            dropped.append(", ".join(a.describe() for a in gone))
+
+    @cached_property
+    def _duplicates(self) -> np.ndarray:
+        """Catalog indices of films listed twice (same title and year), all but the most popular copy."""
+        pop = self.catalog.popularity
+        seen: dict[tuple[str, int | None], int] = {}
+        out = []
+        for i in np.argsort(-pop, kind="stable") if len(pop) else range(len(self.catalog)):
+            item = self.catalog.items[int(i)]
+            key = (normalize_title(item.title), item.year)
+            if key in seen:
+                out.append(int(i))
+            else:
+                seen[key] = int(i)
+        return np.asarray(out, np.int64)
+
+    @cached_property
+    def _popularity_z(self) -> np.ndarray:
+        """log(1 + interactions) per item as a z-score (0 without interactions)."""
+        pop = np.log1p(np.asarray(self.catalog.popularity, np.float32))
+        if not len(pop) or pop.std() == 0:
+            return np.zeros(len(self.catalog), np.float32)
+        return (pop - pop.mean()) / pop.std()
+
+    @cached_property
+    def _year_z(self) -> np.ndarray:
+        """Release years as clipped z-scores (0 where unknown), for older/newer leanings."""
+        years = self.catalog.years.astype(np.float32)
+        known = years > 0
+        z = np.zeros(len(years), np.float32)
+        if known.any():
+            z[known] = np.clip((years[known] - years[known].mean()) / (years[known].std() + 1e-6), -2, 2) / 2
+        return z
 
     # ---- reasons and facts ----------------------------------------------------------------------
     @lru_cache(maxsize=8192)  # noqa: B019 (one Toolbox per agent; items are few and their links never change)

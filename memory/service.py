@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +16,10 @@ import numpy as np
 from memory.conflicts import resolve
 from memory.constraints import compile_filter, year_range
 from memory.extract import Complete, LLMExtractor
-from memory.instructions import Extraction, PatternExtractor, clean
+from memory.instructions import Extraction, PatternExtractor, Proposal, clean
 from memory.interests import SIGNALS, InterestConfig, InterestModel, InterestPath, decay
 from memory.preferences import (
+    Inference,
     PreferenceConfig,
     aggregate,
     contradicts,
@@ -233,9 +234,35 @@ class Memory:
                 request_atoms=list(ext.request_atoms),
                 message=f"That contradicts itself ({ext.contradiction}); I saved nothing. Which one do you mean?",
             )
-        if not ext.proposals:
-            return RememberResult(status="not_instruction", request_atoms=list(ext.request_atoms))
-        source = "llm" if self.llm is not None else "pattern"
+        return self.remember_rules(
+            user_id,
+            ext.proposals,
+            request_atoms=ext.request_atoms,
+            ambiguous=ext.ambiguous,
+            source="llm" if self.llm is not None else "pattern",
+        )
+
+    def remember_rules(
+        self,
+        user_id: str,
+        proposals: Sequence[Proposal],
+        request_atoms: Sequence[Atom] = (),
+        ambiguous: Sequence[str] = (),
+        source: str = "model",
+    ) -> RememberResult:
+        """Store standing instructions someone else read from the user's words (the agent's understanding).
+
+        Args:
+            user_id: The user.
+            proposals: The instructions, each with its atoms and scope.
+            request_atoms: Constraints of the current request (returned as they are).
+            ambiguous: Messages about names that could mean several things.
+            source: How they were read (``pattern``, ``llm``, ``model``).
+        """
+        check_user_id(user_id)
+        if not proposals:
+            return RememberResult(status="not_instruction", request_atoms=list(request_atoms))
+        ext = Extraction(proposals=tuple(proposals), request_atoms=tuple(request_atoms), ambiguous=tuple(ambiguous))
         stored: list[StandingInstruction] = []
         superseded_ids: dict[str, str] = {}
         duplicates = 0
@@ -463,6 +490,40 @@ class Memory:
                 self.store.put_preferences(user_id, list(weakened.values()))
         return out
 
+    def remember_stated(self, user_id: str, atoms: Sequence[Atom], text: str) -> list[InferredPreference]:
+        """Store soft preferences the user stated ("I love sci-fi", "not a big fan of westerns").
+
+        Genre and year atoms (``prefer``/``avoid``) become inferred preferences with the user's
+        words as their context, reinforced when said again and weakened when contradicted;
+        people and other KG entities become interests. Returns the preferences stored.
+        """
+        check_user_id(user_id)
+        inferences: list[Inference] = []
+        for atom in atoms:
+            if atom.op not in ("prefer", "avoid"):
+                continue
+            sign = 1.0 if atom.op == "prefer" else -1.0
+            what = atom.label or atom.value
+            said = "likes" if sign > 0 else "would rather avoid"
+            if atom.field == "genre":
+                key, effect = f"genre:{atom.value}:{'+' if sign > 0 else '-'}", {f"genre:{atom.value}": sign}
+            elif atom.field == "year" and atom.value in ("older", "newer"):
+                direction = atom.value if sign > 0 else ("newer" if atom.value == "older" else "older")
+                key, effect = f"year:{direction}", {"year": 1.0 if direction == "newer" else -1.0}
+            elif atom.field == "year":
+                key, effect = f"years:{atom.value}:{'+' if sign > 0 else '-'}", {f"years:{atom.value}": sign}
+            elif atom.field in ("entity", "item"):
+                self.record_answer(user_id, atom.value, liked=sign > 0)
+                continue
+            else:
+                continue
+            inferences.append(
+                Inference(key, f"{said} {what} films" if atom.field == "genre" else f"{said} {what}", effect, 0.8)
+            )
+        if not inferences:
+            return []
+        return self._learn(user_id, inferences, clean(text)[0], "stated", self.clock())
+
     def preferences(self, user_id: str) -> list[InferredPreference]:
         """All of the user's inferred preferences."""
         return self.store.preferences(user_id)
@@ -576,6 +637,10 @@ class Memory:
         for key, value in effects.items():
             if key.startswith("genre:"):
                 total += value * self.catalog.genre_mask({key.split(":", 1)[1]})
+            elif key.startswith("years:"):
+                lo, hi = year_range(key.split(":", 1)[1])
+                years_all = self.catalog.years
+                total += value * ((years_all >= (lo or 0)) & (years_all <= (hi or 9999)) & (years_all > 0))
             elif key == "year" and known.any():
                 z = np.zeros(n, np.float32)
                 z[known] = (years[known] - years[known].mean()) / (years[known].std() + 1e-6)

@@ -82,6 +82,23 @@ class ChatBackend(ABC):
         """Prose for a reply plan, in chunks."""
         return self.stream(plan_messages(plan), config)
 
+    def generate_json(
+        self, messages: Sequence[ChatMessage], schema: dict, name: str, config: GenerationConfig | None = None
+    ) -> str:
+        """A reply that should be one JSON object following ``schema`` (callers validate it).
+
+        Servers that enforce schemas override this; the default states the schema in the
+        prompt, which capable local models follow.
+        """
+        import json
+
+        instruction = ChatMessage(
+            role="system",
+            content="Reply with one JSON object and nothing else. It must follow this JSON schema:\n"
+            + json.dumps(schema, separators=(",", ":")),
+        )
+        return self.generate([instruction, *messages], config)
+
     def complete(self, prompt: str) -> str:
         """Single-prompt completion, for components that take a plain ``str -> str`` callable."""
         return self.generate([ChatMessage(role="user", content=prompt)])

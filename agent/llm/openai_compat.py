@@ -48,6 +48,33 @@ class OpenAICompatibleBackend(ChatBackend):
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
+    def generate_json(
+        self, messages: Sequence[ChatMessage], schema: dict, name: str, config: GenerationConfig | None = None
+    ) -> str:
+        """One completion constrained to a JSON schema (``response_format`` of type ``json_schema``)."""
+        import httpx
+
+        config = config or GenerationConfig()
+        body = {
+            "model": self.model,
+            "messages": [m.model_dump() for m in messages],
+            "max_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+            "seed": config.seed,
+            "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}},
+        }
+        url = f"{self.base_url}/chat/completions"
+        try:
+            resp = httpx.post(url, json=body, headers=self._headers(), timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot reach {url}: {exc}") from exc
+        if resp.status_code >= 400:
+            raise BackendError(f"{url} answered {resp.status_code}: {resp.text[:300]}")
+        try:
+            return str(resp.json()["choices"][0]["message"]["content"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise BackendError(f"{url} sent an unreadable completion: {resp.text[:200]}") from exc
+
     def stream(self, messages: Sequence[ChatMessage], config: GenerationConfig | None = None) -> Iterator[str]:
         """Stream the completion's text deltas."""
         import httpx

@@ -1,0 +1,115 @@
+"""What a turn does to long-term memory: films liked or disliked, lasting rules and preferences, forgetting.
+
+The understanding proposes (``Turn.films``, ``Turn.remember``); memory stores. Nothing here reads
+the user's words again except the pattern baseline's instruction path, which memory reads itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.turn import Remember, Turn
+from memory.instructions import Proposal
+from memory.service import Memory
+from recsys.catalog import Catalog
+
+_EVERYTHING = re.compile(r"\b(?:everything|all (?:my|of my) (?:data|memory)|me completely|all about me)\b")
+_FORGET_STOP = frozenset(
+    {"forget", "that", "said", "delete", "remove", "the", "rule", "about", "what", "never", "please"}
+)
+
+
+def record_films(memory: Memory, user: str, turn: Turn, catalog: Catalog) -> tuple[list[str], list[str], list[str]]:
+    """Store the user's opinion of each film named: (memory changes, liked ids, disliked ids)."""
+    changes, liked, disliked = [], [], []
+    for film in turn.films:
+        if film.opinion == "liked":
+            memory.record_feedback(user, "like", film.item_id, context=turn.text)
+            changes.append(f"liked {catalog.titles[film.item_id]}")
+            liked.append(film.item_id)
+        elif film.opinion == "disliked":
+            memory.record_feedback(user, "dislike", film.item_id, context=turn.text)
+            changes.append(f"didn't like {catalog.titles[film.item_id]}")
+            disliked.append(film.item_id)
+    return changes, liked, disliked
+
+
+def store_lasting(memory: Memory, user: str, remember: list[Remember]) -> tuple[list[str], list[str]]:
+    """Store what a message says lastingly: (sentences for the reply, memory changes).
+
+    A rule, or a preference limited to a situation, becomes a standing instruction (the user sees
+    and edits it); an unscoped preference becomes an inferred preference (soft, CIPHER-style).
+    """
+    facts: list[str] = []
+    changes: list[str] = []
+    for r in remember:
+        if r.kind == "rule" or r.scope is not None:
+            result = memory.remember_rules(
+                user, [Proposal(text=r.text, atoms=tuple(r.atoms), scope=r.scope, unresolved=tuple(r.unresolved))]
+            )
+            changes += [f"new rule: {s.text}" for s in result.stored] + [
+                f"replaced rule: {s.text}" for s in result.superseded
+            ]
+            if result.message:
+                facts.append(result.message)
+        else:
+            learned = memory.remember_stated(user, r.atoms, r.text)
+            changes += [f"learned: {p.text}" for p in learned]
+            if learned:
+                facts.append("Noted: you " + "; ".join(p.text for p in learned) + ".")
+            if r.unresolved:
+                facts.append(f"I couldn't find {', '.join(r.unresolved)} in this catalog, so I can't use that part.")
+    return facts, changes
+
+
+def remember_instruction_text(memory: Memory, user: str, turn: Turn) -> tuple[list[str], list[str], list[Any]]:
+    """The pattern baseline's path: memory reads the instruction from the words itself."""
+    result = memory.remember_utterance(user, turn.text)
+    changes = [f"new rule: {s.text}" for s in result.stored] + [f"replaced rule: {s.text}" for s in result.superseded]
+    facts = [result.message] if result.message else [f"Got it: {'; '.join(a.describe() for a in turn.atoms)}."]
+    return facts, changes, list(result.request_atoms)
+
+
+def forget(memory: Memory, user: str, turn: Turn, reset: dict[str, Any]) -> dict[str, Any]:
+    """Delete the standing instructions the message points at ("forget that I said no horror"), or everything."""
+    if _EVERYTHING.search(turn.text.casefold()):
+        memory.forget(user)
+        return {
+            "facts": ["Done: I have forgotten everything I knew about you."],
+            "memory_changes": ["forgot everything"],
+            **reset,
+        }
+    live = memory.instructions(user)
+    wanted = {(a.field, a.value.casefold()) for a in turn.atoms}
+    wanted |= {(a.field, a.value.casefold()) for r in turn.remember for a in r.atoms}
+    words = set(re.findall(r"[a-z']{3,}", turn.text.casefold())) - _FORGET_STOP
+    hits = []
+    for si in live:
+        keys = {(a.field, a.value.casefold()) for a in si.atoms}
+        if (wanted and keys & wanted) or (
+            not wanted and words and words <= set(re.findall(r"[a-z']{3,}", si.text.casefold()))
+        ):
+            hits.append(si)
+    if not hits:
+        rules = "; ".join(f'"{si.text}"' for si in live) or "none"
+        return {"facts": [f"I couldn't tell which rule to forget. Your rules: {rules}."]}
+    for si in hits:
+        memory.delete(user, "instructions", si.id)
+    return {
+        "facts": [f'Done: I forgot "{si.text}".' for si in hits],
+        "memory_changes": [f"removed rule: {si.text}" for si in hits],
+    }
+
+
+def summary(memory: Memory, user: str) -> list[str]:
+    """What memory holds about the user, in a few sentences."""
+    rules = [si.text for si in memory.instructions(user)]
+    interests = [i.name or i.entity for i in memory.top_interests(user, k=5)]
+    prefs = [p.text for p in memory.preferences(user)[:5]]
+    facts = [f"Your rules: {'; '.join(rules)}." if rules else "You have no standing rules."]
+    if interests:
+        facts.append(f"You seem to like: {', '.join(interests)}.")
+    if prefs:
+        facts.append(f"I've learned: {'; '.join(prefs)}.")
+    return facts
