@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.understand import PendingQuestion, Understander
+from agent.turn import PendingQuestion
+from agent.understand import PatternUnderstander as Understander
 from memory.instructions import PatternExtractor
 from memory.resolve import Resolver
 from recsys.catalog import Catalog

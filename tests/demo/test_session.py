@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from agent.reply import Option, Question, Recommendation, Reply
-from agent.understand import Understander
+from agent.understand import PatternUnderstander as Understander
+from agent.understanding.reader import LearnedUnderstander
 from demo.memory_view import MemoryView, interest_figure, read_memory
 from demo.session import (
     MAX_CARDS,
@@ -77,14 +78,21 @@ def test_card_markdown_escapes_titles() -> None:
     assert md.startswith("**1. Face/Off \\*\\[x\\]\\***") and "r\\_1" in md
 
 
-def test_card_buttons_send_messages_the_agent_understands(catalog) -> None:
+def test_card_buttons_send_messages_the_agent_understands(catalog, encoder) -> None:
     resolver = Resolver(catalog)
-    understander = Understander(resolver, PatternExtractor(resolver), encoder=None)
+    patterns = Understander(resolver, PatternExtractor(resolver), encoder=None)
+    learned = LearnedUnderstander(catalog, resolver, PatternExtractor(resolver), encoder)
     shown = [it.id for it in catalog.items[:5]]
     for i in range(MAX_CARDS):
         for action, intent in (("like", "like"), ("reject", "reject"), ("why", "explain")):
-            turn = understander.read(card_message(action, i), shown)
+            turn = patterns.read(card_message(action, i), shown)
             assert (turn.intent, turn.items) == (intent, [shown[i]]), (action, i, turn)
+            turn = learned.read(card_message(action, i), shown)
+            assert turn.items == [shown[i]], (action, i, turn)
+            if action == "like":
+                assert [f.opinion for f in turn.films] == ["liked"], (i, turn)
+            else:
+                assert turn.intent == intent, (action, i, turn)
     with pytest.raises(ValueError):
         card_message("like", MAX_CARDS)
 
