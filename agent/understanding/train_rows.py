@@ -75,7 +75,9 @@ def tensorize(examples: list[Example], encoder: TokenEncoder, batch: int = 64) -
                     offsets=offsets,
                 )
             )
-        log.info("encoded %d/%d messages", min(i + batch, len(examples)), len(examples))
+        done = min(i + batch, len(examples))
+        if done == len(examples) or (done // batch) % 16 == 0:  # about every thousand messages
+            log.info("encoded %d/%d messages", done, len(examples))
     return rows
 
 
