@@ -182,7 +182,7 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
         return {**update, "action": "inform"}
     if turn.just_recommend or (asks_nothing and state.get("query")):
         # "just recommend something" (or a message that adds nothing to the search) keeps this search.
-        return {**update, "pending": None}
+        return {**update, "pending": None, "no_questions": state.get("no_questions", False) or turn.just_recommend}
     return {**update, **new_search(turn, keep_atoms=True)}
 
 
@@ -230,9 +230,13 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         questions=state.get("questions", 0),
     )
     action = svc.policy.decide(obs)
-    # After a critique or films the user liked, the user wants picks now; after a rejection the policy may ask.
+    # After a critique or films the user liked, the user wants picks now; after a rejection the policy
+    # may ask, unless the user asked for no questions in this search.
     wants_picks = (
-        turn.just_recommend or turn.intent in ("critique", "like") or any(f.opinion == "liked" for f in turn.films)
+        turn.just_recommend
+        or state.get("no_questions", False)
+        or turn.intent in ("critique", "like")
+        or any(f.opinion == "liked" for f in turn.films)
     )
     facts = list(state.get("facts", [])) + notes
     if isinstance(action, Ask) and not wants_picks:

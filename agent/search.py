@@ -30,6 +30,7 @@ SESSION_RESET: dict[str, Any] = {
     "query": "",
     "asked": [],
     "questions": 0,
+    "no_questions": False,
     "pending": None,
     "shown": [],
     "rejected": [],
@@ -69,6 +70,7 @@ def new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
         "query": turn.text,
         "asked": known,
         "questions": 0,
+        "no_questions": turn.just_recommend,
         "pending": None,
         "rejected_lists": 0,
     }

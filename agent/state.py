@@ -33,6 +33,7 @@ class State(InputState, total=False):
         asked: "type=value" keys of the values offered in this search's questions, and attribute types
             the request settled (not asked at all).
         questions: Questions asked in this search.
+        no_questions: The user asked for picks without questions in this search ("just recommend something").
         pending: The question awaiting an answer: {"attribute": str, "options": [[value, label], ...]}.
         shown: Item ids of the last recommendation list.
         rejected: Item ids rejected in this conversation (never shown again here).
@@ -58,6 +59,7 @@ class State(InputState, total=False):
     query: str
     asked: list[str]
     questions: int
+    no_questions: bool
     pending: dict[str, Any] | None
     shown: list[str]
     rejected: list[str]

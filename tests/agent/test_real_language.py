@@ -73,6 +73,10 @@ def test_just_recommend_something_keeps_the_search(agent: Agent) -> None:
     reply = picks(agent, "keeper", "just recommend something")
     assert reply.action == "recommend" and reply.recommendations
     assert all("Western" in g for g in genres(reply))
+    first = reply.recommendations[0].item_id
+    again = agent.chat("keeper", "The first one is not for me")  # no questions in a search that asked for none
+    assert again.action == "recommend" and first not in [r.item_id for r in again.recommendations]
+    assert all("Western" in g for g in genres(again))
 
 
 def test_a_request_against_a_rule_gets_the_best_list_that_honours_it(agent: Agent) -> None:
@@ -95,7 +99,10 @@ def test_something_light_without_horror_is_not_asked_about_thrillers(agent: Agen
 
 
 def test_a_topic_outside_the_catalog_gets_a_short_answer_and_nothing_stored(agent: Agent) -> None:
-    for message in ("Which hiking boots should I buy for the winter?", "I only drink decaf after noon, never espresso."):
+    for message in (
+        "Which hiking boots should I buy for the winter?",
+        "I only drink decaf after noon, never espresso.",
+    ):
         reply = agent.chat("traveller", message)
         assert reply.intent == "out_of_domain" and not reply.recommendations and not reply.memory_changes
     export = agent.memory.export("traveller")
