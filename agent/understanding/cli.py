@@ -64,11 +64,13 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
     catalog = load_catalog(args.dataset, settings)
     meta = train(config, TokenEncoder(TextEncoder(settings=settings)), TitleIndex(catalog))
-    dev = meta["training"]["dev"]
+    dev, lk = meta["training"]["dev"], meta["training"]["linker"]
     human = (
         f"saved to {config.out} (best epoch {meta['training']['best_epoch']}, {meta['training']['seconds']} s); "
         f"development: intent {dev['intent']:.3f}, lasting {dev['lasting']:.3f}, genres F1 {dev['genre_f1']:.3f}, "
-        f"opinion {dev['opinion']:.3f}, title tags F1 {dev['tag_f1']:.3f}; linker {meta['training']['linker_dev']}"
+        f"opinion {dev['opinion']:.3f}, title tags F1 {dev['tag_f1']:.3f}; linker ({lk['kind']}, threshold "
+        f"{lk['cross_fitted']['threshold']:.2f}) cross-fitted P {lk['cross_fitted']['precision']:.3f} / "
+        f"R {lk['cross_fitted']['recall']:.3f}, development P {lk['dev']['precision']:.3f} / R {lk['dev']['recall']:.3f}"
     )
     if args.json:
         print(json.dumps({k: v for k, v in meta.items() if k != "history"}, default=str))  # noqa: T201

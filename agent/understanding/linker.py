@@ -46,6 +46,7 @@ FEATURES: tuple[str, ...] = (
     "several_films",
     "pieces_per_word",
     "title_follows",
+    "title_tag_uncapitalised",
 )
 _QUOTES = "\"'“”‘’"
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)$")
@@ -120,6 +121,7 @@ def candidate_features(
     years = [titles.catalog.items[i].year for i in cand.items]
     year_fits = cand.year is not None and any(y and abs(y - cand.year) <= 1 for y in years)
     stripped = text.strip().strip(".!?" + _QUOTES).strip()
+    capitalised = float(np.mean([_capitalised(w) for w in title_words])) if title_words else 0.0
     quoted = cand.start > 0 and text[cand.start - 1] in _QUOTES and cand.end < len(text) and text[cand.end] in _QUOTES
     return np.array(
         [
@@ -127,7 +129,7 @@ def candidate_features(
             float(cand.words == 1),
             min(cand.words, 6) / 6.0,
             float(stripped.casefold() == surface.strip().casefold()),
-            float(np.mean([_capitalised(w) for w in title_words])) if title_words else 0.0,
+            capitalised,
             float(text == text.casefold()),
             float(quoted),
             float(cand.year is not None),
@@ -146,6 +148,9 @@ def candidate_features(
             float(len(titles.films(cand.items)) > 1),
             min(pieces, 4.0) / 4.0,
             float(bool(_TITLE_NEXT.match(text[cand.end :])) and any(c.start >= cand.end for c in following)),
+            # Without capitals the tagger's reading of the context ("have you seen seven?") is the
+            # main evidence left, so its weight may differ from that in capitalised text.
+            title_tag * (1.0 - capitalised),
         ],
         np.float32,
     )
@@ -153,33 +158,48 @@ def candidate_features(
 
 @dataclass(frozen=True)
 class LinkerWeights:
-    """A fitted logistic model over ``FEATURES`` and its decision threshold."""
+    """A fitted scorer over ``FEATURES`` and its decision threshold.
 
-    coef: np.ndarray
+    ``layers`` are (weight, bias) pairs with ReLU between them: one layer is logistic regression,
+    two a small MLP, whose hidden units can weigh evidence jointly (a popular, capitalised word
+    that the tagger reads as part of a name).
+    """
+
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
     threshold: float = 0.5
+
+    @classmethod
+    def logistic(cls, coef: np.ndarray, threshold: float = 0.5) -> LinkerWeights:
+        """One linear layer over the features (the ``bias`` feature carries the intercept)."""
+        coef = np.asarray(coef, np.float32)
+        return cls(((coef[:, None], np.zeros(1, np.float32)),), threshold)
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(link) for rows of features."""
-        return 1.0 / (1.0 + np.exp(-(x @ self.coef)))
+        h = np.asarray(x, np.float32)
+        for k, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if k < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return 1.0 / (1.0 + np.exp(-h[..., 0]))
 
     def save(self, path: Path) -> None:
-        """Write as JSON (named coefficients)."""
-        path.write_text(
-            json.dumps(
-                {"features": list(FEATURES), "coef": [float(c) for c in self.coef], "threshold": self.threshold},
-                indent=1,
-            )
-        )
+        """Write as JSON (feature names, layers, threshold)."""
+        layers = [{"weight": w.tolist(), "bias": b.tolist()} for w, b in self.layers]
+        path.write_text(json.dumps({"features": list(FEATURES), "layers": layers, "threshold": self.threshold}))
 
     @classmethod
     def load(cls, path: Path) -> LinkerWeights:
         """Read what ``save`` wrote; features must match this code's."""
         raw = json.loads(path.read_text())
-        if tuple(raw["features"]) != FEATURES:
+        if tuple(raw["features"]) != FEATURES or "layers" not in raw:
             raise ValueError(
                 f"{path}: linker features differ from this version's; retrain with `tastebud train understanding`"
             )
-        return cls(np.asarray(raw["coef"], np.float32), float(raw["threshold"]))
+        layers = tuple(
+            (np.asarray(layer["weight"], np.float32), np.asarray(layer["bias"], np.float32)) for layer in raw["layers"]
+        )
+        return cls(layers, float(raw["threshold"]))
 
 
 def following_candidates(cand: Candidate, cands: Sequence[Candidate], text: str) -> list[Candidate]:

@@ -8,7 +8,9 @@ thin transformer layer, trained on labelled messages, read them into:
   embedding of its name that attends over the message, so moods ("nothing scary") reach genres by
   meaning, and a catalog with other genre names gets queries of its own without retraining;
 - ``tags`` (B, T, 5): BIO tags of film titles and people, a feature of the entity linker;
-- ``opinion`` (B, K, 3): neutral / liked / disliked for K spans (films, people) of each message.
+- ``opinion`` (B, K, 3): neutral / liked / disliked for K spans (films, people) of each message,
+  read from the span, the few words on each side of it and the whole message, so that in "I loved
+  Fargo but hated Titanic" each film gets the verb next to it rather than the message's mood.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class ModelConfig:
         n_heads: Attention heads of those layers.
         dropout: Dropout in training.
         max_tokens: Longest message read, in word pieces (longer ones are cut).
+        opinion_window: Word pieces on each side of a span that the opinion head reads as its near context.
     """
 
     d_in: int = 384
@@ -43,6 +46,7 @@ class ModelConfig:
     n_heads: int = 4
     dropout: float = 0.1
     max_tokens: int = 128
+    opinion_window: int = 4
 
     def __post_init__(self) -> None:
         assert self.d_model % self.n_heads == 0, "d_model must be a multiple of n_heads"
@@ -51,6 +55,20 @@ class ModelConfig:
     def to_dict(self) -> dict[str, int | float]:
         """JSON-able fields (saved beside the weights)."""
         return asdict(self)
+
+
+def _masked_mean(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(B, K, T) 0/1 weights over (B, T, d) states -> (B, K, d) means (zeros where a mask is empty)."""
+    return torch.einsum("bkt,btd->bkd", weights, x) / weights.sum(-1, keepdim=True).clamp(min=1.0)
+
+
+def _neighbours(spans: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``width`` positions before and after each (B, K, T) span mask, outside the span."""
+    left, right = torch.zeros_like(spans), torch.zeros_like(spans)
+    for s in range(1, min(width, spans.shape[-1] - 1) + 1):
+        left[..., :-s] = torch.maximum(left[..., :-s], spans[..., s:])
+        right[..., s:] = torch.maximum(right[..., s:], spans[..., :-s])
+    return left * (1 - spans), right * (1 - spans)
 
 
 def _head(d_in: int, n_out: int, dropout: float) -> nn.Sequential:
@@ -78,8 +96,9 @@ class UnderstandingModel(nn.Module):
         self.era = _head(2 * d, len(ERAS), config.dropout)
         self.genre_query = nn.Linear(config.d_in, d)
         self.genre = _head(3 * d, len(GENRE_STANCES), config.dropout)
+        self.genre_word = nn.Linear(d, len(GENRE_STANCES))
         self.tags = nn.Linear(d, len(TAGS))
-        self.opinion = _head(3 * d, len(OPINIONS), config.dropout)
+        self.opinion = _head(5 * d, len(OPINIONS), config.dropout)
 
     def encode(self, states: torch.Tensor, mask: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         """(B, T, d_in) token states, (B, T) bool mask, (B,) context -> (B, T, d) contextual states."""
@@ -95,20 +114,28 @@ class UnderstandingModel(nn.Module):
         return torch.cat([mean, x[:, 0]], dim=-1)
 
     def genres(self, x: torch.Tensor, mask: torch.Tensor, genre_vectors: torch.Tensor) -> torch.Tensor:
-        """Stance logits (B, G, 3) of G genres, each given by the (G, d_in) embedding of its name."""
+        """Stance logits (B, G, 3) of G genres, each given by the (G, d_in) embedding of its name.
+
+        Two readings add up: the genre's attention-weighted summary of the message, and the same
+        attention over per-word stances. The second keeps negation with the word it belongs to: in
+        "lots of suspense, nothing scary" the summary for Horror mixes both moods, while the word
+        "scary" (after "nothing") alone says unwanted.
+        """
         q = self.genre_query(genre_vectors)  # (G, d)
         att = torch.einsum("gd,btd->bgt", q, x) / math.sqrt(x.shape[-1])  # (B, G, T)
         att = att.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
         read = torch.einsum("bgt,btd->bgd", att, x)  # (B, G, d)
+        words = torch.einsum("btd,gd,kd->bgtk", x, q, self.genre_word.weight) + self.genre_word.bias  # (B, G, T, 3)
         q = q.unsqueeze(0).expand_as(read)
-        return self.genre(torch.cat([read, q, read * q], dim=-1))
+        return self.genre(torch.cat([read, q, read * q], dim=-1)) + torch.einsum("bgt,bgtk->bgk", att, words)
 
-    def opinions(self, x: torch.Tensor, pooled: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-        """Opinion logits (B, K, 3) of K spans given as (B, K, T) 0/1 token masks."""
+    def opinions(self, x: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """Opinion logits (B, K, 3) of K spans given as (B, K, T) 0/1 token masks ((B, T) ``mask``: real tokens)."""
         w = spans.to(x.dtype)
-        inside = torch.einsum("bkt,btd->bkd", w, x) / w.sum(-1, keepdim=True).clamp(min=1.0)  # (B, K, d)
+        left, right = (n * mask[:, None, :].to(x.dtype) for n in _neighbours(w, self.config.opinion_window))
         context = pooled[:, None, :].expand(-1, spans.shape[1], -1)  # (B, K, 2d)
-        return self.opinion(torch.cat([inside, context], dim=-1))
+        parts = [_masked_mean(m, x) for m in (w, left, right)]  # 3 x (B, K, d)
+        return self.opinion(torch.cat([*parts, context], dim=-1))
 
     def forward(
         self,
@@ -130,5 +157,5 @@ class UnderstandingModel(nn.Module):
             "tags": self.tags(x),
         }
         if spans is not None and spans.shape[1]:
-            out["opinion"] = self.opinions(x, pooled, spans)
+            out["opinion"] = self.opinions(x, mask, pooled, spans)
         return out

@@ -220,7 +220,7 @@ class LearnedUnderstander:
         if spans:
             masks = torch.from_numpy(np.stack([enc.span_mask(0, s, e) for s, e in spans]))[None]
             with torch.inference_mode():
-                probs = model.opinions(x, pooled, masks).softmax(-1)[0].numpy()
+                probs = model.opinions(x, enc.mask, pooled, masks).softmax(-1)[0].numpy()
             opinions = [dict(zip(OPINIONS, map(float, p))) for p in probs]
         return Analysis(
             intent=dict(zip(INTENTS, map(float, heads["intent"]))),

@@ -332,7 +332,7 @@ def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[
             "epochs": config.epochs,
             "best_epoch": report["best_epoch"],
             "dev": report["dev"],
-            "linker_dev": link_report,
+            "linker": link_report,
             "messages": {
                 "study": len(train_real),
                 "title_variants": len(variants),

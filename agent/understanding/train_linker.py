@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import torch
@@ -110,22 +111,34 @@ def _scores(p: np.ndarray, y: np.ndarray, t: float) -> dict[str, float]:
 
 def fit_linker(
     x: np.ndarray, y: np.ndarray, x_dev: np.ndarray, y_dev: np.ndarray, precision: float, seed: int = 0
-) -> tuple[LinkerWeights, dict[str, dict[str, float]]]:
-    """Logistic regression on candidates.
+) -> tuple[LinkerWeights, dict[str, Any]]:
+    """Logistic regression or a one-hidden-layer MLP on candidates, whichever recalls more.
 
-    The threshold is the lowest whose precision on out-of-fold predictions of the training
-    candidates (5-fold) reaches ``precision``; the development candidates only report.
+    Each is judged on out-of-fold predictions of the training candidates (5-fold): its threshold
+    is the lowest whose precision reaches ``precision``, and the one with the higher recall at
+    that threshold is kept. The development candidates only report.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
+    from sklearn.neural_network import MLPClassifier
 
-    clf = LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False)
-    oof = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[:, 1]
-    threshold = _threshold(oof, y, precision)
-    clf.fit(x, y)
-    coef = clf.coef_[0].astype(np.float32)
-    p_dev = 1.0 / (1.0 + np.exp(-(x_dev @ coef)))
-    return LinkerWeights(coef, threshold), {
-        "cross_fitted": _scores(oof, y, threshold),
-        "dev": _scores(p_dev, y_dev, threshold),
+    choices = {
+        "logistic": LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False),
+        "mlp": MLPClassifier(hidden_layer_sizes=(16,), alpha=1e-3, max_iter=1000, random_state=seed),
     }
+    report: dict[str, Any] = {}
+    fitted: dict[str, tuple[LinkerWeights, float]] = {}
+    for name, clf in choices.items():
+        oof = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[:, 1]
+        threshold = _threshold(oof, y, precision)
+        clf.fit(x, y)
+        if name == "logistic":
+            weights = LinkerWeights.logistic(clf.coef_[0], threshold)
+        else:
+            layers = tuple((w.astype(np.float32), b.astype(np.float32)) for w, b in zip(clf.coefs_, clf.intercepts_))
+            weights = LinkerWeights(layers, threshold)
+        scores = _scores(oof, y, threshold)
+        report[name] = {"cross_fitted": scores, "dev": _scores(weights.probability(x_dev), y_dev, threshold)}
+        fitted[name] = (weights, scores["recall"] if scores["precision"] >= precision else -1.0)
+    best = max(fitted, key=lambda n: fitted[n][1])
+    return fitted[best][0], {"kind": best, **report[best], "candidates": report}

@@ -131,7 +131,7 @@ def test_the_linker_leaves_remakes_without_a_year_alone(catalog) -> None:
     assert remakes
     key = remakes[0]
     text = f'"{key}"'
-    always = LinkerWeights(np.array([5.0] + [0.0] * (len(FEATURES) - 1), np.float32), 0.5)
+    always = LinkerWeights.logistic(np.array([5.0] + [0.0] * (len(FEATURES) - 1), np.float32), 0.5)
     tags = np.zeros((8, 5), np.float32)
     found = link(text, titles, always, tags, lambda s, e: np.zeros(8, np.float32))
     assert found and found[0].ambiguous and len(found[0].items) > 1

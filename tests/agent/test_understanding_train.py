@@ -8,6 +8,7 @@ import torch
 from agent.understanding.corpus import REPO_DATA, Fillers, written_examples
 from agent.understanding.features import TokenEncoder
 from agent.understanding.labels import LABEL_GENRES
+from agent.understanding.linker import LinkerWeights
 from agent.understanding.model import ModelConfig, UnderstandingModel
 from agent.understanding.titles import TitleIndex
 from agent.understanding.train import TrainConfig, fit_model, fold_of, losses, save
@@ -45,7 +46,9 @@ def test_a_tiny_model_trains_and_saves(catalog, encoder, tmp_path) -> None:
     x, y, owner = linker_data(model, examples, rows, titles, genre_vectors)
     assert x.shape[0] == y.shape[0] == len(owner) and y.sum() > 0
     weights, report_link = fit_linker(x, y, x, y, precision=0.8)
-    assert 0.2 <= weights.threshold <= 0.95 and set(report_link) == {"cross_fitted", "dev"}
+    assert 0.2 <= weights.threshold <= 0.95 and set(report_link) >= {"kind", "cross_fitted", "dev"}
+    assert report_link["kind"] in {"logistic", "mlp"} and set(report_link["candidates"]) == {"logistic", "mlp"}
     save(tmp_path, model, weights, {"model": config.model.to_dict(), "vocab": {}})
     assert {p.name for p in tmp_path.iterdir()} == {"model.safetensors", "linker.json", "config.json"}
-    assert np.isfinite(weights.coef).all()
+    assert all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in weights.layers)
+    assert np.allclose(LinkerWeights.load(tmp_path / "linker.json").probability(x), weights.probability(x), atol=1e-6)
