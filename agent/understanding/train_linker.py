@@ -91,12 +91,18 @@ def linker_data(
 
 
 def _threshold(p: np.ndarray, y: np.ndarray, precision: float) -> float:
-    """The lowest threshold whose precision reaches ``precision`` (0.5 when none does)."""
-    for t in np.linspace(0.2, 0.95, 76):
+    """The lowest threshold whose precision reaches ``precision`` (the most precise one when none does)."""
+    best, best_precision = 0.5, -1.0
+    for t in np.linspace(0.2, 0.99, 80):
         pred = p >= t
-        if pred.any() and float((pred & (y > 0)).sum()) / float(pred.sum()) >= precision:
+        if not pred.any():
+            break
+        got = float((pred & (y > 0)).sum()) / float(pred.sum())
+        if got >= precision:
             return float(t)
-    return 0.5
+        if got > best_precision:
+            best, best_precision = float(t), got
+    return best
 
 
 def _scores(p: np.ndarray, y: np.ndarray, t: float) -> dict[str, float]:
@@ -110,7 +116,12 @@ def _scores(p: np.ndarray, y: np.ndarray, t: float) -> dict[str, float]:
 
 
 def fit_linker(
-    x: np.ndarray, y: np.ndarray, x_dev: np.ndarray, y_dev: np.ndarray, precision: float, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    x_dev: np.ndarray,
+    y_dev: np.ndarray,
+    precision: float,
+    seed: int = 0,
 ) -> tuple[LinkerWeights, dict[str, Any]]:
     """Logistic regression or a one-hidden-layer MLP on candidates, whichever recalls more.
 
