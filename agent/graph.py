@@ -177,7 +177,17 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
         "memory_changes": changes,
         "rejected": state.get("rejected", []) + disliked,
     }
-    asks_nothing = not (turn.atoms or turn.genre_weights or turn.mood_genres or liked or turn.era)
+    # What a lasting rule forbids is enforced from memory; the message asks for something only if it
+    # adds a constraint, a wanted mood or a liked film beyond that ("never recommend horror" keeps
+    # the search at hand instead of starting a new one).
+    stored = {a.key for r in turn.remember for a in r.atoms}
+    asks_nothing = not (
+        [a for a in turn.atoms if a.key not in stored]
+        or any(w > 0 for w in turn.genre_weights.values())
+        or turn.mood_genres
+        or liked
+        or turn.era
+    )
     if turn.intent == "instruction" and asks_nothing:
         return {**update, "action": "inform"}
     if turn.just_recommend or (asks_nothing and state.get("query")):
