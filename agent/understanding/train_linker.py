@@ -116,40 +116,27 @@ def _scores(p: np.ndarray, y: np.ndarray, t: float) -> dict[str, float]:
 
 
 def fit_linker(
-    x: np.ndarray,
-    y: np.ndarray,
-    x_dev: np.ndarray,
-    y_dev: np.ndarray,
-    precision: float,
-    seed: int = 0,
+    x: np.ndarray, y: np.ndarray, x_dev: np.ndarray, y_dev: np.ndarray, precision: float, seed: int = 0
 ) -> tuple[LinkerWeights, dict[str, Any]]:
-    """Logistic regression or a one-hidden-layer MLP on candidates, whichever recalls more.
+    """A one-hidden-layer MLP on candidates (16 units, so evidence is weighed jointly: a popular,
+    capitalised word that the tagger reads as part of a name is no title).
 
-    Each is judged on out-of-fold predictions of the training candidates (5-fold): its threshold
-    is the lowest whose precision reaches ``precision``, and the one with the higher recall at
-    that threshold is kept. The development candidates only report.
+    The threshold is the lowest whose precision on out-of-fold predictions of the training
+    candidates (5-fold) reaches ``precision``; the development candidates only report. (Logistic
+    regression recalled about as much, 0.914 against 0.913-0.932 over two trainings, but linked
+    "Chris Rock" to *The Rock*.)
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
     from sklearn.neural_network import MLPClassifier
 
-    choices = {
-        "logistic": LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False),
-        "mlp": MLPClassifier(hidden_layer_sizes=(16,), alpha=1e-3, max_iter=1000, random_state=seed),
+    clf = MLPClassifier(hidden_layer_sizes=(16,), alpha=1e-3, max_iter=1000, random_state=seed)
+    oof = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[:, 1]
+    threshold = _threshold(oof, y, precision)
+    clf.fit(x, y)
+    layers = tuple((w.astype(np.float32), b.astype(np.float32)) for w, b in zip(clf.coefs_, clf.intercepts_))
+    weights = LinkerWeights(layers, threshold)
+    return weights, {
+        "kind": "mlp",
+        "cross_fitted": _scores(oof, y, threshold),
+        "dev": _scores(weights.probability(x_dev), y_dev, threshold),
     }
-    report: dict[str, Any] = {}
-    fitted: dict[str, tuple[LinkerWeights, float]] = {}
-    for name, clf in choices.items():
-        oof = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[:, 1]
-        threshold = _threshold(oof, y, precision)
-        clf.fit(x, y)
-        if name == "logistic":
-            weights = LinkerWeights.logistic(clf.coef_[0], threshold)
-        else:
-            layers = tuple((w.astype(np.float32), b.astype(np.float32)) for w, b in zip(clf.coefs_, clf.intercepts_))
-            weights = LinkerWeights(layers, threshold)
-        scores = _scores(oof, y, threshold)
-        report[name] = {"cross_fitted": scores, "dev": _scores(weights.probability(x_dev), y_dev, threshold)}
-        fitted[name] = (weights, scores["recall"] if scores["precision"] >= precision else -1.0)
-    best = max(fitted, key=lambda n: fitted[n][1])
-    return fitted[best][0], {"kind": best, **report[best], "candidates": report}
