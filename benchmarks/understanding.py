@@ -118,7 +118,9 @@ def message_level(agent, examples, catalog, titles) -> dict:
             pred = {f.item_id for f in turn_v.films} if turn_v.films or not hasattr(reader, "titles_in") else set()
             if hasattr(reader, "titles_in"):
                 pred = set(reader.titles_in(v.text))
-            links[name].add(pred, gold_v)
+            # After a list the reader is given a placeholder list (item "1"); "that one" resolves to it,
+            # which is a reference to the list, not a title link, so the placeholder is left out of both.
+            links[name].add(pred - set(shown), gold_v - set(shown))
     ms = np.asarray(times) * 1000
     return {
         "messages": len(examples),
