@@ -157,6 +157,27 @@ def _locate(text: str, surface: str, taken: list[tuple[int, int]]) -> tuple[int,
     return None
 
 
+def _catalog_film(titles: TitleIndex, title: str, year: int | None) -> int | None:
+    """The catalog film a labelled title names, or None.
+
+    A year-less label names the film only when the title has one film in the catalog. With a year,
+    a title with a colon also names the catalog film of exactly that year titled by either side of
+    the colon: the labels write titles as the seeker did ("Léon: The Professional", 1994), the
+    catalog may keep one part (*The Professional*, 1994).
+    """
+    if not title:
+        return None
+    if year is None:
+        return titles.match(title, None)
+    item = titles.match(title, year)
+    if item is None and ":" in title:
+        for part in title.split(":", 1):
+            item = titles.match(part, year, tolerance=0) if part.strip() else None
+            if item is not None:
+                break
+    return item
+
+
 def spans_of(text: str, label: MessageLabel, titles: TitleIndex) -> tuple[Span, ...]:
     """Locate a label's films and people in the text (and link films to the catalog by title and year)."""
     taken: list[tuple[int, int]] = []
@@ -166,10 +187,7 @@ def spans_of(text: str, label: MessageLabel, titles: TitleIndex) -> tuple[Span, 
         if where is None:
             continue
         taken.append(where)
-        item = titles.match(film.title or film.surface, film.year) if (film.title or film.surface) else None
-        if item is not None and film.year is None:
-            # A year-less label names the film only when the title has one film in the catalog.
-            item = titles.match(film.title or film.surface, None)
+        item = _catalog_film(titles, film.title or film.surface, film.year)
         out.append(Span(where[0], where[1], "TITLE", film.opinion, item))
     for person in label.people:
         where = _locate(text, person.surface, taken)

@@ -83,3 +83,27 @@ def test_study_titles_are_also_seen_year_less_and_in_lower_case(catalog) -> None
     for span in lower.spans:
         assert lower.text[span.start : span.end] == lower.text[span.start : span.end].casefold()
         assert "(19" not in lower.text[span.start : span.end] and "(20" not in lower.text[span.start : span.end]
+
+
+def test_a_labelled_title_with_a_colon_names_the_catalog_film_of_that_year(catalog) -> None:
+    from agent.understanding.corpus import spans_of
+
+    titles = TitleIndex(catalog)
+    professional = titles.match("The Professional", 1994)
+    star_wars = titles.match("Star Wars", 1977)
+    assert professional is not None and star_wars is not None
+
+    def linked(text: str, surface: str, title: str, year: int | None) -> int | None:
+        label = MessageLabel.model_validate(
+            {"id": "x", "intent": "feedback", "films": [{"surface": surface, "title": title, "year": year}]}
+        )
+        return spans_of(text, label, titles)[0].item
+
+    said = "do you mean Léon: The Professional (1994)"
+    assert linked(said, "Léon: The Professional (1994)", "Léon: The Professional", 1994) == professional
+    said = "Star Wars: A New Hope (1977) is my favourite"
+    assert linked(said, "Star Wars: A New Hope (1977)", "Star Wars: A New Hope", 1977) == star_wars
+    # Another year, or no year at all, names nothing in the catalog: the sequel is not the 1977 film.
+    said = "Star Wars: The Last Jedi (2017) was great"
+    assert linked(said, "Star Wars: The Last Jedi (2017)", "Star Wars: The Last Jedi", 2017) is None
+    assert linked("Star Wars: The Last Jedi was great", "Star Wars: The Last Jedi", "Star Wars: The Last Jedi", None) is None
