@@ -15,7 +15,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agent import remembering
+from agent import remembering, scope
 from agent.context import Context
 from agent.grounding import grounded_text
 from agent.llm.plan import PlannedItem, ReplyPlan
@@ -149,6 +149,12 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "facts": ["Got it, let me adjust."],
             "memory_changes": [f"learned: {p.text}" for p in learned],
         }
+    pending = state.get("pending") or {}
+    if turn.intent == "answer" and pending.get("attribute") == scope.SCOPE:
+        if turn.answer != [scope.ALWAYS]:
+            return {"pending": None, "facts": ["OK, just for this search."]}
+        facts, changes = remembering.store_lasting(memory, user, scope.candidates(pending))
+        return {"pending": None, "facts": facts, "memory_changes": changes}
     if turn.intent == "answer":
         return answer_update(dict(state), turn, lambda value, liked: memory.record_answer(user, value, liked=liked))
     return _statement(runtime, state, turn)
@@ -193,7 +199,20 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     if turn.just_recommend or (asks_nothing and state.get("query")):
         # "just recommend something" (or a message that adds nothing to the search) keeps this search.
         return {**update, "pending": None, "no_questions": state.get("no_questions", False) or turn.just_recommend}
-    return {**update, **new_search(turn, keep_atoms=True)}
+    if scope.should_ask(turn.maybe_remember, dict(state)):
+        # The constraint holds for this search whatever the answer; only "from now on" stores it.
+        return {
+            **update,
+            **new_search(turn, keep_atoms=True),
+            "action": "ask",
+            "pending": scope.question(turn.maybe_remember),
+        }
+    fresh = new_search(turn, keep_atoms=True)
+    if (state.get("pending") or {}).get("attribute") == scope.SCOPE:
+        # An unanswered scope question: the constraint it asked about still holds for this search.
+        fresh["search"] = list(state.get("search", [])) + fresh["search"]
+        fresh["asked"] = list(dict.fromkeys(state.get("asked", []) + fresh["asked"]))
+    return {**update, **fresh}
 
 
 def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -268,7 +287,9 @@ def ask(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     pending = state["pending"]
     assert pending is not None
     attribute, options = pending["attribute"], pending["options"]
-    if len(options) == 1:
+    if attribute == scope.SCOPE:
+        question, labels = scope.wording(pending), tuple(label for _, label in options)
+    elif len(options) == 1:
         question = f"Are you in the mood for something with {options[0][1]}?"
         labels: tuple[str, ...] = ("yes", "no")
     else:
@@ -354,7 +375,9 @@ def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if plan.kind == "ask" and state.get("pending"):
         pending = state["pending"]
         options = [Option(value=v, label=lab) for v, lab in pending["options"]]
-        if len(options) == 1:
+        if pending["attribute"] == scope.SCOPE:
+            pass
+        elif len(options) == 1:
             options = [Option(value="yes", label="yes"), Option(value="no", label="no")]
         else:
             options.append(Option(value="any", label="any"))
@@ -375,10 +398,10 @@ def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 # ---- routers ------------------------------------------------------------------------------------
-def after_remember(state: State) -> Literal["decide", "explain", "about", "inform"]:
-    """Intents that need no ranking go straight to their action."""
+def after_remember(state: State) -> Literal["decide", "ask", "explain", "about", "inform"]:
+    """Intents that need no ranking go straight to their action (a scope question is asked before ranking)."""
     action = state.get("action")
-    if action in ("explain", "about"):
+    if action in ("ask", "explain", "about"):
         return action
     if action in ("inform", "error"):
         return "inform"

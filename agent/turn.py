@@ -84,6 +84,8 @@ class Turn(BaseModel):
         films: Catalog films named, with the user's opinion of each.
         ambiguous: Mentions left unlinked because they could mean several films.
         remember: Lasting rules and preferences to store.
+        maybe_remember: A constraint said on its own, with nothing asked for, that may be meant for
+            every request ("nothing before 1990"): the rule to store if the user says so.
         situation: Who or when the message is about ("kids", "partner"...), if it says.
         era: A soft lean to older or newer films.
         answer: For an answer to a question: the chosen option values, "yes", "no" or "any".
@@ -102,6 +104,7 @@ class Turn(BaseModel):
     films: list[FilmRef] = Field(default_factory=list)
     ambiguous: list[str] = Field(default_factory=list)
     remember: list[Remember] = Field(default_factory=list)
+    maybe_remember: list[Remember] = Field(default_factory=list)
     situation: str | None = None
     era: Literal["older", "newer"] | None = None
     answer: list[str] = Field(default_factory=list)

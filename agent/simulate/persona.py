@@ -4,7 +4,8 @@ Each persona is a real dataset user: its past items are its history, and its las
 items are one hidden target per session (held out of the recommender's training). It has hard
 preferences consistent with every target (never genre X, nothing before year Y, never the films
 of entity Z) and a soft one (likes entity W, linked to a target). In session 1 it states some
-hard preferences and the soft one; every session (a new thread) it asks for a film, answers
+hard preferences and the soft one (answering "from now on" when asked whether one is for every
+request); every session (a new thread) it asks for a film, answers
 questions truthfully about that session's target, rejects lists without it and accepts the list
 that holds it.
 
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agent.policy import Ask
+from agent.scope import SCOPE
 from agent.simulate.mcr import RecordingPolicy, episode_rng, seed_history
 from agent.simulate.users import Target, TemplateUser, TruthfulUser
 from recsys.attributes import AttributeSpace, AttributeValue
@@ -251,7 +253,10 @@ def run_persona(
         res = SessionResult(session=s)
         if s == 1:
             for _, message in persona.statements():
-                agent.chat(persona.user_id, message, thread_id=thread)
+                said = agent.chat(persona.user_id, message, thread_id=thread)
+                if said.question is not None and said.question.attribute == SCOPE:
+                    # Its preferences are latent and lasting, so it says so when asked.
+                    agent.chat(persona.user_id, "from now on", thread_id=thread)
         else:
             res.stated_hard = len(persona.stated)
             res.recalled_hard, res.recalled_soft = _remembered(agent, persona)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from agent import scope
 from agent.turn import FilmRef, PendingQuestion, Remember, Turn
 from agent.understanding import exact
 from agent.understanding.features import TokenEncoder
@@ -279,6 +280,11 @@ class LearnedUnderstander:
         folded = text.casefold()
         if exact.OTHER_USER.search(folded):
             return Turn(text=text, intent="other_user")
+        if question is not None and question.attribute == scope.SCOPE:
+            # Checked before the intent: "from now on" reads like an instruction.
+            said = scope.parse(folded)
+            if said:
+                return Turn(text=text, intent="answer", answer=said)
         prev = "asked" if question is not None else "recommended" if shown else "none"
         pointers = exact.reference_spans(folded, shown)
         mentions = [m for m in self.resolver.role_of_title(folded) + self.resolver.people(text) if m.kind == "entity"]
@@ -315,7 +321,8 @@ class LearnedUnderstander:
 
         years = self._years(blanked)
         atoms, weights = self._request(seen.genres, explicit, years)
-        remember = []
+        remember, maybe_remember = [], []
+        entities = [(m, max(o, key=o.__getitem__)) for m, o in zip(mentions, seen.span_opinions[len(pointers) :])]
         if lasting != "none" and intent not in (
             "forget",
             "show_memory",
@@ -324,8 +331,15 @@ class LearnedUnderstander:
             "item_question",
             "chitchat",
         ):
-            entities = [(m, max(o, key=o.__getitem__)) for m, o in zip(mentions, seen.span_opinions[len(pointers) :])]
             remember = self._lasting(text, lasting, wanted, unwanted, explicit, years, films, entities, seen, situation)
+        asks_for_something = (
+            wanted
+            or any(w > 0 for w in weights.values())
+            or any(f.opinion == "liked" for f in films)
+            or situation is not None
+        )
+        if lasting == "none" and intent in ("request", "preference") and (unwanted or years) and not asks_for_something:
+            maybe_remember = self._lasting(text, "rule", {}, unwanted, explicit, years, [], [], seen, None)
         era = seen.top("era")
         return Turn(
             text=text,
@@ -336,6 +350,7 @@ class LearnedUnderstander:
             films=films,
             ambiguous=ambiguous,
             remember=remember,
+            maybe_remember=maybe_remember,
             situation=situation,
             era=era if era != "none" and seen.era[era] >= self.config.era_threshold else None,
             mood=sorted(g for g, w in weights.items() if w >= 0.5 * self.config.soft_weight),
