@@ -106,4 +106,7 @@ def test_a_labelled_title_with_a_colon_names_the_catalog_film_of_that_year(catal
     # Another year, or no year at all, names nothing in the catalog: the sequel is not the 1977 film.
     said = "Star Wars: The Last Jedi (2017) was great"
     assert linked(said, "Star Wars: The Last Jedi (2017)", "Star Wars: The Last Jedi", 2017) is None
-    assert linked("Star Wars: The Last Jedi was great", "Star Wars: The Last Jedi", "Star Wars: The Last Jedi", None) is None
+    assert (
+        linked("Star Wars: The Last Jedi was great", "Star Wars: The Last Jedi", "Star Wars: The Last Jedi", None)
+        is None
+    )
