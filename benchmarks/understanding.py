@@ -271,7 +271,8 @@ def report(result: dict, out: Path) -> None:
     lines = [
         "# Understanding: learned reader vs pattern baseline",
         "",
-        f"Commit `{result['git_sha'][:10]}`, {result['machine']}; measure part of redial-dev (real seekers) and the frozen statement set.",
+        f"Commit `{result['git_sha'][:10]}`, {result['machine']}; {result['config']['part']} part of redial-dev "
+        f"(real seekers) and the statement set `{Path(result['config']['statements']).name}`.",
         "",
         "| figure | " + " | ".join(readers) + " |",
         "|---|" + "---|" * len(readers),
@@ -335,6 +336,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--part", choices=["measure", "study"], default="measure", help="study: for development only")
     p.add_argument(
+        "--statements",
+        type=Path,
+        default=Config.statements,
+        help="statement set (default: the frozen test set; data/understanding/statements_dev.jsonl to develop on)",
+    )
+    p.add_argument(
         "--skip", nargs="*", default=[], choices=["messages", "replay", "statements"], help="sections to skip"
     )
     p.add_argument(
@@ -346,6 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
         dialogues=args.dialogues,
         out=args.out,
         part=args.part,
+        statements=args.statements,
         text_weight=args.text_weight,
         popularity_weight=args.popularity_weight,
     )
