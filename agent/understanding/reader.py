@@ -439,15 +439,16 @@ class LearnedUnderstander:
             atoms.append(Atom(op=op, field="genre", value=g, label=g))
         for g in unwanted:
             atoms.append(Atom(op="exclude" if rule else "avoid", field="genre", value=g, label=g))
+        bounds = {a.op: a.value for a in years if a.op in ("year_min", "year_max")}
         for a in years:
             if rule or a.op in ("prefer", "avoid"):
                 atoms.append(a)
-            else:
-                lo = a.value if a.op == "year_min" else ""
-                hi = a.value if a.op == "year_max" else ""
-                span = a.value if a.op == "exclude_years" else f"{lo}-{hi}"
-                op = "avoid" if a.op == "exclude_years" else "prefer"
-                atoms.append(Atom(op=op, field="year", value=span, label=f"films from {span}"))
+            elif a.op == "exclude_years":
+                atoms.append(Atom(op="avoid", field="year", value=a.value, label=f"films from {a.value}"))
+        if bounds and not rule:
+            # "the 70s" is one window (1970-1979), not two separate leanings.
+            span = f"{bounds.get('year_min', '')}-{bounds.get('year_max', '')}"
+            atoms.append(Atom(op="prefer", field="year", value=span, label=f"films from {span}"))
         era = seen.top("era")
         if era != "none" and seen.era[era] >= self.config.era_threshold and not any(a.field == "year" for a in atoms):
             atoms.append(Atom(op="prefer", field="year", value=era, label=f"{era} films"))

@@ -75,6 +75,12 @@ def test_a_decade_is_an_exact_constraint(reader: LearnedUnderstander) -> None:
     assert ("only", "Comedy") in {(a.op, a.value) for a in turn.atoms}
 
 
+def test_a_liked_decade_is_stored_as_one_window(reader: LearnedUnderstander) -> None:
+    turn = reader.read("I love 80s movies, always have")
+    assert [r.kind for r in turn.remember] == ["preference"]
+    assert [(a.op, a.value) for a in turn.remember[0].atoms if a.field == "year"] == [("prefer", "1980-1989")]
+
+
 def test_a_rule_and_a_preference_are_told_apart(reader: LearnedUnderstander) -> None:
     rule = reader.read("never ever show me musicals")
     assert [r.kind for r in rule.remember] == ["rule"]
