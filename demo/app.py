@@ -1,6 +1,6 @@
 """The Gradio demo: streaming chat, recommendation cards, option buttons and a memory panel you can edit.
 
-Launch it with ``tastebud demo`` (or ``python -m demo.app``); embed it with
+Launch it with ``tastebud demo`` (or ``python -m demo.app``, configured by the environment); embed it with
 ``build_demo(agent).launch(theme=THEME, css=CSS)``. The app is UI only: every turn goes
 through ``Agent.stream`` and the memory panel reads and writes through ``agent.memory``.
 Per-visitor data (user name, conversation, cards on screen) lives in ``gr.State``;
@@ -426,7 +426,22 @@ def launch(agent: Any, host: str = "127.0.0.1", port: int = 7860) -> None:
             signal.signal(sig, handler)
 
 
-if __name__ == "__main__":
-    from agent.cli import main
+def main() -> int:
+    """``python -m demo.app``: the demo with the configuration of the environment (``AgentConfig.from_env``).
 
-    sys.exit(main(["demo", *sys.argv[1:]]))
+    ``tastebud demo`` takes the same settings as flags; this entry stays below the command line
+    (``demo -> agent``), so nothing here imports ``tastebud.cli``.
+    """
+    from agent.api import Agent, AgentConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    agent = Agent.from_config(AgentConfig.from_env())
+    try:
+        launch(agent)
+    finally:
+        agent.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

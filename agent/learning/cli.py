@@ -40,12 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", choices=["auto", "cpu"], help="auto = cpu: the MLP is tiny, episodes dominate"
     )
-    p.add_argument("--question", choices=["multi", "binary"], default="multi")
+    p.add_argument(
+        "--question",
+        choices=["multi", "binary"],
+        default="multi",
+        help="multi: choose among values of one attribute type; binary: yes/no on one value",
+    )
     p.add_argument("--seed", type=int, default=0, help="training seed, and the seed of the held-out evaluation")
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates in the simulator")
-    p.add_argument("--max-turns", type=int, default=15)
+    p.add_argument("--max-turns", type=int, default=15, help="turns per episode (questions and lists both count)")
     p.add_argument("-k", type=int, default=10, help="items per list")
-    p.add_argument("--tree-depth", type=int, default=4)
+    p.add_argument("--tree-depth", type=int, default=4, help="depth of the decision tree distilled from the policy")
     p.add_argument("--gamma", type=float, help="discount (default: rollout 1.0, dqn 0.95)")
     p.add_argument(
         "--success-reward",
@@ -55,16 +60,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        help="run folder: checkpoints, curve.png, results.json (default runs/policy/<dataset>-<question>-<seed>)",
+        help="run folder: checkpoints, curve.png, results.json (default: runs/policy/<dataset>-<question>-<learner>-<seed>)",
     )
     p.add_argument("--save", help="final checkpoint folder (default: the agent's cache path for this catalog)")
     p.add_argument("--no-save", action="store_true", help="keep the checkpoint in --out only")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, save, evaluate; print a summary and one JSON object last."""
+    """Train, save, evaluate; print a summary (and with ``--json`` one JSON object last)."""
     from dataclasses import asdict, replace
     from pathlib import Path
 
@@ -191,5 +197,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "results.json").write_text(json.dumps({**payload, "curve_rows": result.curve}, indent=2))
     for name, f in figures.items():
         print(f"{name:18s} SR@15 {f['SR@15']:.3f}  hDCG {f['hDCG']:.3f}  AT {f['AT']:.2f}")  # noqa: T201
-    print(json.dumps(payload))  # noqa: T201
+    print(f"checkpoint: {payload['checkpoint']}  (run folder: {out})")  # noqa: T201
+    if args.json:
+        print(json.dumps(payload))  # noqa: T201
     return 0

@@ -1,44 +1,90 @@
-"""``tastebud simulate``: flags and the command (wired in ``agent/cli.py``). Imports only argparse at load."""
+"""``tastebud simulate``: flags and the command (wired in ``tastebud/cli.py``). Imports only the standard library at load."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 import time
 
-POLICY_NAMES = ("maxent", "random", "always-recommend")  # agent.simulate.mcr.POLICY_NAMES, without its imports
+from agent.simulate.policies import POLICY_HELP, check_policy, policy_name
+
+log = logging.getLogger(__name__)
+
+RAY_MISSING_NOTE = (
+    "note: Ray is not installed (pip install -e '.[scale]' adds it): running the episodes in this process"
+)
+
+
+def _policy(text: str) -> str:
+    try:
+        return check_policy(text)
+    except ValueError as exc:  # argparse reports ArgumentTypeError as a usage error naming the flag
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``tastebud simulate``."""
     p.add_argument("--dataset", default="ml-100k", help="ml-100k, movielens:VARIANT, or a generic catalog folder")
-    p.add_argument("--mode", choices=["mcr", "persona"], default="mcr")
-    p.add_argument("--policy", choices=POLICY_NAMES, default="maxent")
+    p.add_argument(
+        "--mode",
+        choices=["mcr", "persona"],
+        default="mcr",
+        help="mcr: the multi-round conversational recommendation protocol; persona: users with rules and "
+        "tastes across sessions (memory figures)",
+    )
+    p.add_argument("--policy", type=_policy, default="maxent", metavar="POLICY", help=POLICY_HELP)
     p.add_argument("--episodes", type=int, default=100, help="MCR episodes, or personas")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--question", choices=["multi", "binary"], default="multi")
+    p.add_argument("--seed", type=int, default=0, help="fixes the episodes drawn and every random choice in them")
+    p.add_argument(
+        "--question",
+        choices=["multi", "binary"],
+        default="multi",
+        help="multi: choose among values of one attribute type; binary: yes/no on one value",
+    )
     p.add_argument("--engine", choices=["fast", "agent"], default="fast", help="MCR: policy directly, or agent.chat")
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates (itemknn, sasrec-ce, ...)")
-    p.add_argument("--max-turns", type=int, default=15)
+    p.add_argument("--max-turns", type=int, default=15, help="turns per episode (questions and lists both count)")
     p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--sessions", type=int, default=3, help="persona: sessions per persona")
     p.add_argument("--workers", type=int, default=2, help="Ray actors")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
-    p.add_argument("--no-ray", action="store_true", help="run in this process (debugging)")
-    p.add_argument("--out", help="report folder (default: runs/simulate/<mode>-<policy>-<question>-<seed>)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-ray", action="store_true", help="run in this process (also what happens without Ray)")
+    p.add_argument(
+        "--out",
+        help="report folder (default: runs/simulate/<mode>-<engine>-<policy>-<question>-<seed>; persona mode "
+        "always runs the agent engine)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+
+
+def default_out(args: argparse.Namespace) -> str:
+    """The report folder when ``--out`` is not given (the ``--out`` help states the same pattern)."""
+    engine = "agent" if args.mode == "persona" else args.engine
+    return f"runs/simulate/{args.mode}-{engine}-{policy_name(args.policy)}-{args.question}-{args.seed}"
+
+
+def _ray_importable() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run, write the report, print a summary and the JSON object last."""
+    """Run, write the report, print a summary (and with ``--json`` one JSON object last)."""
     from pathlib import Path
 
     from agent.simulate.mcr import MCRConfig
     from agent.simulate.persona import PersonaConfig
+    from agent.simulate.policies import PolicyMaker
     from agent.simulate.report import summarize, write_report
     from agent.simulate.runner import SimulationConfig, run_local, run_ray
+    from recsys.settings import Settings
 
     config = SimulationConfig(
         dataset=args.dataset,
@@ -52,10 +98,19 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_dir=getattr(args, "cache_dir", None),
     )
-    engine = "agent" if args.mode == "persona" else args.engine
-    out = Path(args.out or f"runs/simulate/{args.mode}-{engine}-{args.policy}-{args.question}-{args.seed}")
+    settings = Settings.from_env(cache_dir=config.cache_dir)
+    # Load a trained policy here first: a missing or mismatched checkpoint fails with its message
+    # before any worker starts (inside a Ray actor it would arrive wrapped in a traceback).
+    checkpoint = PolicyMaker(config.policy, config.mcr, settings.cache_dir, config.dataset).folder
+    out = Path(args.out or default_out(args))
+    in_process = args.no_ray
+    if not in_process and not _ray_importable():
+        if args.ray_address:
+            raise ValueError("--ray-address needs Ray: pip install -e '.[scale]'")
+        print(RAY_MISSING_NOTE, file=sys.stderr)  # noqa: T201
+        in_process = True
     start = time.perf_counter()
-    if args.no_ray:
+    if in_process:
         results = run_local(config, progress=not args.no_progress)
     else:
         results = run_ray(config, args.ray_address, progress=not args.no_progress)
@@ -66,15 +121,20 @@ def run(args: argparse.Namespace) -> int:
     report = write_report(config, results, figures, out, command)
     payload = {
         "mode": args.mode,
-        "engine": engine,
+        "engine": "agent" if args.mode == "persona" else args.engine,
         "policy": args.policy,
+        "policy_checkpoint": None if checkpoint is None else str(checkpoint),
         "question": args.question,
         "dataset": args.dataset,
         "episodes": args.episodes,
         "seed": args.seed,
+        "in_process": in_process,
         "figures": figures,
         "report": str(report),
     }
+    scalars = ", ".join(f"{k} {v}" for k, v in figures.items() if isinstance(v, int | float))
+    print(f"{args.mode} / {args.policy} / seed {args.seed}: {scalars}")  # noqa: T201
     print(f"report: {report}")  # noqa: T201
-    print(json.dumps(payload))  # noqa: T201
+    if args.json:
+        print(json.dumps(payload))  # noqa: T201
     return 0

@@ -1,6 +1,6 @@
 """``tastebud train seqrec``: train one sequential recommender, report validation-selected test metrics.
 
-The entry point (``agent/cli.py``) wires ``add_arguments`` and ``run``. With ``--json`` the last
+The entry point (``tastebud/cli.py``) wires ``add_arguments`` and ``run``. With ``--json`` the last
 line of stdout is one JSON object with the config, the metrics of every protocol and the timings.
 """
 
@@ -37,10 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="ml-100k", help="ml-100k (embedded), games, beauty, or a 'user item' file")
     parser.add_argument("--model", default="sasrec-ce", choices=sorted(RECOMMENDERS), help="recommender kind")
     parser.add_argument("--epochs", type=int, default=200, help="upper bound; early stopping usually ends sooner")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available, else CPU"
+    )
+    parser.add_argument("--batch-size", type=int, default=128, help="training sequences per batch")
+    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     parser.add_argument("--patience", type=int, default=10, help="epochs without better valid NDCG@10 before stopping")
     parser.add_argument(
         "--eval-every",
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="validate every N epochs (full-ranking validation dominates cheap epochs)",
     )
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="seed of initialisation, sampling and the sampled tests")
     parser.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     parser.add_argument("--max-len", type=int, help="history length read by the model (default 50)")
     parser.add_argument("--d-model", type=int, help="hidden size (default 64)")
