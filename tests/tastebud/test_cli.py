@@ -49,6 +49,14 @@ def test_assets_info_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert {a["name"] for a in info["assets"]} == {"ml-100k", "smollm2", "minilm"}
 
 
+def test_assets_fetch_builds_the_search_index_the_first_chat_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["assets", "fetch", "ml-100k", "minilm", "--json"]) == 0
+    index = Path(last_json(capsys.readouterr().out)["index"])
+    assert index.name.startswith("ml-100k-") and (index / "index.faiss").is_file()
+    assert main(["assets", "fetch", "ml-100k", "--no-index", "--json"]) == 0
+    assert last_json(capsys.readouterr().out)["index"] is None
+
+
 def test_llm_template(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["llm", "hello", "--backend", "template", "--json"]) == 0
     assert last_json(capsys.readouterr().out)["backend"] == "template"
@@ -86,6 +94,20 @@ def _options_without_help(parser: argparse.ArgumentParser, path: str) -> list[st
 
 def test_every_option_of_every_command_has_help() -> None:
     assert _options_without_help(build_parser(), "tastebud") == []
+
+
+def _leaf_commands(parser: argparse.ArgumentParser, path: str) -> dict[str, argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return {path: parser}
+    return {k: v for name, sub in subs[0].choices.items() for k, v in _leaf_commands(sub, f"{path} {name}").items()}
+
+
+def test_every_command_but_demo_takes_json() -> None:
+    # The README's promise: every command accepts --json and then prints one JSON object last.
+    leaves = _leaf_commands(build_parser(), "tastebud")
+    without = [path for path, p in leaves.items() if "--json" not in p._option_string_actions]
+    assert without == ["tastebud demo"]
 
 
 HELP_SCRIPT = """
