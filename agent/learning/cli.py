@@ -3,7 +3,10 @@
 Splits users by a seeded hash (80% train, of which 10% validate; 20% held out), trains the
 Q-network (rollout policy iteration from max-entropy by default, or UNICORN's double DQN), saves
 checkpoints and a learning curve, distils a decision tree, then evaluates the learned policy, the
-tree and the baselines on the held-out users. Imports only argparse at load.
+tree and the baselines on the held-out users. With ``--split-files`` / ``--episodes-file`` the
+held-out episodes are the files' (the test file's pairs, or the episodes file), and the policy
+learns on the other held-out pairs (the valid file's, or the leave-one-out pairs left after the
+episodes are removed). Imports only argparse at load.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import argparse
 import json
 import logging
 import time
+
+from agent.simulate.cli import add_episode_arguments, mcr_data_flags
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-save", action="store_true", help="keep the checkpoint in --out only")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_episode_arguments(p)  # files: the held-out episodes, and VALID's pairs to learn on
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
 
 
@@ -89,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
     catalog = load_catalog(args.dataset, settings)
-    mcr = MCRConfig(max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender)
+    mcr = MCRConfig(
+        max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender, **mcr_data_flags(args)
+    )
     features = FeatureConfig(question=args.question, max_turns=args.max_turns)
     config: DQNConfig | rollout.RolloutConfig
     if args.learner == "dqn":
@@ -114,7 +122,14 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     env = Environment(catalog, mcr, seed=0)
-    pool, held_out = split_users(env.targets, held_out=0.2, seed=0)
+    if env.pool is None:  # the default split: users are divided between learning and the held-out evaluation
+        pool, held_out = split_users(env.targets, held_out=0.2, seed=0)
+    else:  # files fix the held-out episodes; the policy learns on the other held-out pairs
+        pool, held_out = env.pool, env.targets
+        if not pool:
+            raise ValueError(
+                "no pairs to learn on: the valid split file (or the catalog outside the episodes) is empty"
+            )
     train_targets, val_targets = split_users(pool, held_out=0.1, seed=1)
     env_s = time.perf_counter() - t0
     meta = {

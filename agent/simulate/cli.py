@@ -36,7 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "tastes across sessions (memory figures)",
     )
     p.add_argument("--policy", type=_policy, default="maxent", metavar="POLICY", help=POLICY_HELP)
-    p.add_argument("--episodes", type=int, default=100, help="MCR episodes, or personas")
+    p.add_argument(
+        "--episodes",
+        type=int,
+        help="MCR episodes, or personas (default 100; with --episodes-file or --split-files: all the files give)",
+    )
     p.add_argument("--seed", type=int, default=0, help="fixes the episodes drawn and every random choice in them")
     p.add_argument(
         "--question",
@@ -49,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-turns", type=int, default=15, help="turns per episode (questions and lists both count)")
     p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--sessions", type=int, default=3, help="persona: sessions per persona")
+    add_episode_arguments(p)
     p.add_argument("--workers", type=int, default=2, help="Ray actors")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
     p.add_argument("--no-ray", action="store_true", help="run in this process (also what happens without Ray)")
@@ -59,6 +64,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+
+
+def add_episode_arguments(p: argparse.ArgumentParser) -> None:
+    """``--split-files`` and ``--episodes-file`` (also flags of ``tastebud train policy``)."""
+    p.add_argument(
+        "--split-files",
+        nargs=3,
+        metavar=("TRAIN", "VALID", "TEST"),
+        help="MCR: interaction CSVs (user,item[,rating,timestamp]) replacing the leave-one-out split: the "
+        "recommender fits on TRAIN, the episodes are TEST's pairs in file order (history: TRAIN + VALID), "
+        "a learned policy trains on VALID's pairs",
+    )
+    p.add_argument(
+        "--episodes-file",
+        help="MCR: CSV with a 'user,target' header: the episodes, in file order (history: the user's other "
+        "items; without --split-files their pairs are removed before anything is fitted)",
+    )
+
+
+def mcr_data_flags(args: argparse.Namespace) -> dict[str, object]:
+    """The ``MCRConfig`` fields of ``--split-files`` and ``--episodes-file``."""
+    return {
+        "split_files": tuple(args.split_files) if args.split_files else None,
+        "episodes_file": args.episodes_file,
+    }
 
 
 def default_out(args: argparse.Namespace) -> str:
@@ -79,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     """Run, write the report, print a summary (and with ``--json`` one JSON object last)."""
     from pathlib import Path
 
+    from agent.simulate.episodes import count_fixed_episodes
     from agent.simulate.mcr import MCRConfig
     from agent.simulate.persona import PersonaConfig
     from agent.simulate.policies import PolicyMaker
@@ -86,14 +117,20 @@ def run(args: argparse.Namespace) -> int:
     from agent.simulate.runner import SimulationConfig, run_local, run_ray
     from recsys.settings import Settings
 
+    mcr = MCRConfig(
+        max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender, **mcr_data_flags(args)
+    )
+    fixed = count_fixed_episodes(mcr)
+    if fixed is not None and args.mode != "mcr":
+        raise ValueError("--split-files and --episodes-file apply to --mode mcr")
     config = SimulationConfig(
         dataset=args.dataset,
         mode=args.mode,
         engine=args.engine,
         policy=args.policy,
-        episodes=args.episodes,
+        episodes=args.episodes or fixed or 100,
         seed=args.seed,
-        mcr=MCRConfig(max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender),
+        mcr=mcr,
         persona=PersonaConfig(sessions=args.sessions, k=args.k),
         workers=args.workers,
         cache_dir=getattr(args, "cache_dir", None),
@@ -126,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         "policy_checkpoint": None if checkpoint is None else str(checkpoint),
         "question": args.question,
         "dataset": args.dataset,
-        "episodes": args.episodes,
+        "episodes": config.episodes,
+        "split_files": args.split_files,
+        "episodes_file": args.episodes_file,
         "seed": args.seed,
         "in_process": in_process,
         "figures": figures,
