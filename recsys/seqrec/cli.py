@@ -12,15 +12,13 @@ import logging
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+# Only names at load: torch and the models are imported when the command runs, so --help is instant.
+from recsys.seqrec.names import LOSS_NORMS, PROTOCOLS, RECOMMENDER_NAMES, SAMPLERS
 
-from recsys.seqrec.data import leave_one_out, load_sequences
-from recsys.seqrec.evaluate import PROTOCOLS, evaluate
-from recsys.seqrec.recommender import RECOMMENDERS, create, save
-from recsys.seqrec.train import LOSS_NORMS, SAMPLERS, TrainConfig, resolve_device
-from recsys.settings import Settings
+if TYPE_CHECKING:
+    from recsys.seqrec.train import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ LOSS_FLAGS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``tastebud train seqrec``."""
     parser.add_argument("--dataset", default="ml-100k", help="ml-100k (embedded), games, beauty, or a 'user item' file")
-    parser.add_argument("--model", default="sasrec-ce", choices=sorted(RECOMMENDERS), help="recommender kind")
+    parser.add_argument("--model", default="sasrec-ce", choices=sorted(RECOMMENDER_NAMES), help="recommender kind")
     parser.add_argument("--epochs", type=int, default=200, help="upper bound; early stopping usually ends sooner")
     parser.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available, else CPU"
@@ -118,6 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The ``TrainConfig`` the flags describe."""
+    from recsys.seqrec.train import TrainConfig
+
     return TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -140,6 +140,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Model-shape and loss flags that were given (others keep the model's defaults)."""
+    from recsys.seqrec.recommender import RECOMMENDERS
+
     if not RECOMMENDERS[args.model].neural:
         return {}
     overrides = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
@@ -149,6 +151,14 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Train, pick the best validation epoch, evaluate on test, print a table (and JSON)."""
+    import torch
+
+    from recsys.seqrec.data import leave_one_out, load_sequences
+    from recsys.seqrec.evaluate import evaluate
+    from recsys.seqrec.recommender import RECOMMENDERS, create, save
+    from recsys.seqrec.train import resolve_device
+    from recsys.settings import Settings
+
     cfg = train_config(args)
     data = load_sequences(args.dataset)
     split = leave_one_out(data)

@@ -124,7 +124,14 @@ print("heavy:", ",".join(heavy))
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["simulate", "--help"], ["train", "policy", "--help"], ["chat", "--help"], ["demo", "--help"]],
+    [
+        ["--help"],
+        ["simulate", "--help"],
+        ["train", "policy", "--help"],
+        ["train", "seqrec", "--help"],
+        ["chat", "--help"],
+        ["demo", "--help"],
+    ],
 )
 def test_help_imports_no_heavy_module(argv: list[str]) -> None:
     # The timing (under 1 s warm) follows from this: torch alone takes seconds to import.
