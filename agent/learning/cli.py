@@ -16,7 +16,7 @@ import json
 import logging
 import time
 
-from agent.simulate.cli import add_episode_arguments, mcr_data_flags
+from agent.simulate.cli import add_attribute_arguments, add_episode_arguments, mcr_data_flags
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_episode_arguments(p)  # files: the held-out episodes, and VALID's pairs to learn on
+    add_attribute_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
 
 

@@ -54,6 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--sessions", type=int, default=3, help="persona: sessions per persona")
     add_episode_arguments(p)
+    add_attribute_arguments(p)
     p.add_argument("--workers", type=int, default=2, help="Ray actors")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
     p.add_argument("--no-ray", action="store_true", help="run in this process (also what happens without Ray)")
@@ -83,12 +84,50 @@ def add_episode_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_attribute_arguments(p: argparse.ArgumentParser) -> None:
+    """What can be asked about (also flags of ``tastebud train policy``)."""
+    p.add_argument(
+        "--attributes",
+        nargs="+",
+        metavar="KEY",
+        default=(),
+        help="keys of the items' typed 'attributes' (items.jsonl, or RecBole .item columns) to ask about, one "
+        "attribute type each (fast MCR engine)",
+    )
+    p.add_argument(
+        "--relations",
+        nargs="*",
+        metavar="RELATION",
+        help="knowledge-graph relations whose entities are askable (default: director actor writer "
+        "production_company subject; the flag alone: no KG questions)",
+    )
+    p.add_argument(
+        "--min-items",
+        type=int,
+        default=5,
+        help="a genre, attribute value or KG entity is askable when at least this many items have it",
+    )
+    p.add_argument(
+        "--open-types",
+        nargs="+",
+        metavar="TYPE",
+        default=("genre", "decade"),
+        help="attribute types the simulated user may open with, when the target has one ('any': every type)",
+    )
+
+
 def mcr_data_flags(args: argparse.Namespace) -> dict[str, object]:
-    """The ``MCRConfig`` fields of ``--split-files`` and ``--episodes-file``."""
-    return {
+    """The ``MCRConfig`` fields of the episode and attribute flags."""
+    fields: dict[str, object] = {
         "split_files": tuple(args.split_files) if args.split_files else None,
         "episodes_file": args.episodes_file,
+        "attributes": tuple(args.attributes),
+        "min_items": args.min_items,
+        "open_types": () if "any" in args.open_types else tuple(args.open_types),
     }
+    if args.relations is not None:
+        fields["relations"] = tuple(args.relations)
+    return fields
 
 
 def default_out(args: argparse.Namespace) -> str:

@@ -62,7 +62,8 @@ class MCRConfig:
         question: "multi" (choose among values of one attribute type) or "binary" (yes/no on one value).
         open_types: Attribute types the opening may use; empty = any type the target has.
         relations: KG relations whose entities are askable (with genre and decade).
-        min_items: An entity is askable when linked to at least this many items.
+        attributes: Keys of the items' typed ``attributes`` that are askable types (``recsys.attributes``).
+        min_items: A genre, item-attribute value or entity is askable when it has at least this many items.
         recommender: Recommender kind scoring the candidates (a key of ``recsys.seqrec.RECOMMENDERS``).
         stages: Held-out pairs to draw episodes from: "test" (last item), "valid" (second-to-last) of
             the leave-one-out split (not used with ``split_files``: the test file is the episodes).
@@ -77,6 +78,7 @@ class MCRConfig:
     question: Literal["multi", "binary"] = "multi"
     open_types: tuple[str, ...] = ("genre", "decade")
     relations: tuple[str, ...] = ASKABLE_RELATIONS
+    attributes: tuple[str, ...] = ()
     min_items: int = 5
     recommender: str = "itemknn"
     stages: tuple[str, ...] = ("test", "valid")
@@ -164,21 +166,24 @@ class Environment:
         self.recommender = create(config.recommender, self.split.data.item_ids, seed=seed)
         self.recommender.fit(self.split)  # the training part only: held-out items never reach it
         self.tool = RecommendTool(self.recommender, catalog)
-        self.space = AttributeSpace(catalog, AttributeConfig(relations=config.relations, min_items=config.min_items))
+        attributes = AttributeConfig(
+            relations=config.relations, attributes=config.attributes, min_items=config.min_items
+        )
+        self.space = AttributeSpace(catalog, attributes)
         askable = self.space.membership.any(axis=1)
         if source.fixed:  # episodes given by files run as given: one that cannot open is an error, not a skip
             bad = [t for t in source.targets if not askable[t.item]]
             if bad:
                 raise ValueError(
                     f"{len(bad)} of {len(source.targets)} episodes have a target with no askable attribute "
-                    f"(first: user {bad[0].user_id}, item {catalog.items[bad[0].item].id})"
+                    f"(first: user {bad[0].user_id}, item {catalog.items[bad[0].item].id}); {self.space.missing()}"
                 )
             self.targets = source.targets
         else:
             self.targets = [t for t in source.targets if askable[t.item]]
         self.pool = None if source.pool is None else [t for t in source.pool if askable[t.item]]
         if not self.targets:
-            raise ValueError(f"{catalog.name}: no held-out item has an askable attribute")
+            raise ValueError(f"{catalog.name}: no held-out item has an askable attribute; {self.space.missing()}")
 
     def scores(self, history: tuple[int, ...]) -> np.ndarray:
         """The agent's model scores (log-probabilities over catalog indices) for a history."""

@@ -58,6 +58,9 @@ class SimulationConfig:
         if self.engine not in ("fast", "agent"):
             raise ValueError(f"engine must be fast or agent, got {self.engine!r}")
         check_policy(self.policy)
+        if self.mcr.attributes and (self.mode == "persona" or self.engine == "agent"):
+            # The agent's reader has no words for a catalog's own attribute types, so its answers would be misread.
+            raise ValueError("item attributes (--attributes) are askable in the fast MCR engine only")
         if self.episodes < 1 or self.workers < 1 or self.chunk < 1:
             raise ValueError("episodes, workers and chunk must be >= 1")
 
