@@ -15,7 +15,7 @@ import importlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 log = logging.getLogger("tastebud")
@@ -270,7 +270,7 @@ def _command_words(argv: Sequence[str]) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _delegate(module: str) -> Any:
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
     """A command function that imports ``module`` only when it runs."""
 
     def run(args: argparse.Namespace) -> int:
@@ -282,8 +282,8 @@ def _delegate(module: str) -> Any:
 def _add_delegated(parsers: dict[str, argparse._SubParsersAction], chosen: tuple[str, ...] | None) -> None:
     """Add the delegated commands; fill the options of the chosen one only (``None``: fill all).
 
-    Their modules import torch to read their defaults and choices (seconds), which ``tastebud
-    --help`` and every other command never need.
+    Reading a module can cost seconds (``train understanding`` takes its defaults from a config
+    that imports torch), which ``tastebud --help`` and every other command never need.
     """
     for words, module, help_text in _DELEGATED:
         p = parsers[words[0]].add_parser(words[-1], help=help_text, description=help_text)

@@ -110,3 +110,36 @@ def test_typed_attributes_are_refused_where_the_agent_would_have_to_read_them() 
         SimulationConfig(engine="agent", mcr=MCRConfig(attributes=("mood",)))
     with pytest.raises(ValueError, match="share a name"):
         AttributeConfig(attributes=("genre",))
+
+
+def test_typed_attributes_with_own_split_and_episodes_through_train_and_every_policy(
+    tagged: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The acceptance catalog: several attribute types, its own split files and episode file.
+    with (tagged / "interactions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    parts: dict[str, list[list[str]]] = {"train": [], "valid": [], "test": []}
+    for n, row in enumerate(rows):  # 12 per user in order: 10 train, 1 valid, 1 test
+        part = "train" if n % 12 < 10 else "valid" if n % 12 == 10 else "test"
+        parts[part].append([row["user"], row["item"]])
+    paths = []
+    for name, part in parts.items():
+        with (tmp_path / f"{name}.csv").open("w", newline="") as f:
+            csv.writer(f).writerows([["user", "item"], *part])
+        paths.append(str(tmp_path / f"{name}.csv"))
+    with (tmp_path / "episodes.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([["user", "target"], *parts["test"][:4]])
+    flags = ["--dataset", str(tagged), "--attributes", "mood", "tags", "plays", "--open-types", "any"]
+    flags += ["--split-files", *paths, "--episodes-file", str(tmp_path / "episodes.csv")]
+    save = tmp_path / "policy"
+    train = ["train", "policy", *flags, "--episodes", "20", "--no-progress", "--json", "--save", str(save)]
+    assert main([*train, "--out", str(tmp_path / "run")]) == 0
+    assert last_json(capsys.readouterr().out)["held_out_targets"] == 4
+    for policy in ("maxent", "random", "always-recommend", f"learned:{save}", f"tree:{save}"):
+        sim = ["simulate", *flags, "--policy", policy, "--no-ray", "--no-progress", "--json"]
+        assert main([*sim, "--out", str(tmp_path / "sim")]) == 0
+        assert last_json(capsys.readouterr().out)["episodes"] == 4
+        results = (tmp_path / "sim" / "results.jsonl").read_text().splitlines()
+        assert [(json.loads(r)["user_id"], json.loads(r)["item"]) for r in results] == [
+            tuple(p) for p in parts["test"][:4]
+        ]
