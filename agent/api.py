@@ -134,6 +134,34 @@ def _policy(config: AgentConfig, settings: Settings) -> Policy:
     return POLICIES["maxent"]()
 
 
+# The README's command (Quick start), so the notice and the documentation give the same advice.
+SASREC_COMMAND = "tastebud train seqrec --dataset {dataset} --model sasrec-ce --window-stride 16 --exclude-seen"
+_noted: set[Path] = set()
+
+
+def note_untrained_sasrec(settings: Settings, dataset: str) -> bool:
+    """Say once per cache and catalog that item-kNN ranks until a SASRec is trained; True when it was said.
+
+    A marker file in the cache keeps every later chat quiet (each ``tastebud chat --message`` is a
+    new process); where the cache is read-only the notice is still said only once per process.
+    """
+    marker = settings.cache_dir / "notices" / f"untrained-sasrec-{Path(dataset).name}"
+    if marker in _noted or marker.exists():
+        return False
+    _noted.add(marker)
+    log.warning(
+        "no trained SASRec for %s yet, so item-kNN ranks (said once). Train one (5-15 min) with: %s",
+        dataset,
+        SASREC_COMMAND.format(dataset=dataset),
+    )
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass
+    return True
+
+
 def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
     from recsys.seqrec.data import from_catalog, leave_one_out
     from recsys.seqrec.recommender import create, load
@@ -144,11 +172,7 @@ def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
         saved = model_dir(settings, config.dataset, "sasrec-ce")
         if (saved / "config.json").is_file():
             return load(saved)
-        log.warning(
-            "no trained SASRec in %s yet: using item-kNN. Train one with: tastebud train seqrec --dataset %s",
-            saved,
-            config.dataset,
-        )
+        note_untrained_sasrec(settings, config.dataset)
         kind = "itemknn"
     else:
         kind = config.recommender

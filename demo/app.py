@@ -1,6 +1,6 @@
 """The Gradio demo: streaming chat, recommendation cards, option buttons and a memory panel you can edit.
 
-Launch it with ``tastebud demo`` (or ``python -m demo.app``); embed it with
+Launch it with ``tastebud demo`` (or ``python -m demo.app``, the agent configured by the environment); embed it with
 ``build_demo(agent).launch(theme=THEME, css=CSS)``. The app is UI only: every turn goes
 through ``Agent.stream`` and the memory panel reads and writes through ``agent.memory``.
 Per-visitor data (user name, conversation, cards on screen) lives in ``gr.State``;
@@ -426,7 +426,29 @@ def launch(agent: Any, host: str = "127.0.0.1", port: int = 7860) -> None:
             signal.signal(sig, handler)
 
 
-if __name__ == "__main__":
-    from agent.cli import main
+def main(argv: list[str] | None = None) -> int:
+    """``python -m demo.app [--host H] [--port P]``: the demo with the environment's agent configuration.
 
-    sys.exit(main(["demo", *sys.argv[1:]]))
+    The agent comes from ``AgentConfig.from_env()`` (``TASTEBUD_DATASET``, the backend variables...);
+    ``tastebud demo`` takes the same settings as flags. This entry stays below the command line
+    (``demo -> agent``), so nothing here imports ``tastebud.cli``.
+    """
+    import argparse
+
+    from agent.api import Agent, AgentConfig
+
+    parser = argparse.ArgumentParser(prog="python -m demo.app", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to serve on")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    agent = Agent.from_config(AgentConfig.from_env())
+    try:
+        launch(agent, host=args.host, port=args.port)
+    finally:
+        agent.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,10 @@
-"""Askable item attributes: genres, decades and well-linked knowledge-graph entities.
+"""Askable item attributes: genres, decades, typed item attributes and well-linked knowledge-graph entities.
 
 The conversational policy asks about these and the simulated users answer about them,
-so both read one definition.
+so both read one definition. Typed item attributes are the ``attributes`` of the generic
+format's ``items.jsonl`` (and the extra columns of a RecBole ``.item`` file): each chosen key
+is one attribute type, and its values (a string, a list of strings, or a number or flag read
+as text) are the askable values.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.catalog import Catalog
+from recsys.schema import Item
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -31,7 +35,7 @@ class AttributeValue:
     """One askable value: ``("genre", "Comedy")`` or ``("director", "m.04cq_qj")``.
 
     Attributes:
-        type: Attribute type (genre, decade, or a KG relation).
+        type: Attribute type (genre, decade, an item-attribute key, or a KG relation).
         value: Machine value (genre name, "1990s", entity id).
         label: What a person reads ("Comedy", "the 1990s", "the director of Alien").
     """
@@ -51,16 +55,40 @@ class AttributeConfig:
     """Which attributes are askable.
 
     Attributes:
-        relations: KG relations whose entities become askable.
-        min_items: An entity must link to at least this many items to be askable.
+        relations: KG relations whose entities become askable (canonical names, e.g. "director").
+        attributes: Keys of the items' ``attributes`` that become askable types ("mood", "era"...).
+        min_items: A genre, item-attribute value or KG entity needs at least this many items to be
+            askable (decades are always askable).
     """
 
     relations: tuple[str, ...] = ASKABLE_RELATIONS
+    attributes: tuple[str, ...] = ()
     min_items: int = 5
 
     def __post_init__(self) -> None:
         if self.min_items < 2:
             raise ValueError("min_items must be >= 2: a value linked to one item does not split anything")
+        clash = set(self.attributes) & ({"genre", "decade"} | set(self.relations))
+        if clash:
+            raise ValueError(f"item attributes {sorted(clash)} share a name with a genre, decade or KG relation type")
+
+
+def attribute_values(item: Item, key: str) -> list[str]:
+    """The values of one item attribute as askable text: a list gives several, a number or flag one."""
+    raw = item.attributes.get(key)
+    if raw is None:
+        return []
+    values = raw if isinstance(raw, list) else [raw]
+    return [text for text in (str(v).strip() for v in values) if text]
+
+
+def item_attribute_keys(catalog: Catalog) -> dict[str, int]:
+    """Every key of the items' ``attributes`` and how many items carry it (what ``--attributes`` can name)."""
+    counts: dict[str, int] = {}
+    for item in catalog.items:
+        for key in item.attributes:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 class AttributeSpace:
@@ -77,10 +105,21 @@ class AttributeSpace:
 
     @cached_property
     def values(self) -> list[AttributeValue]:
-        """All askable values, grouped by type (genres, decades, then KG relations)."""
-        out = [AttributeValue("genre", spelled, spelled) for _, spelled in sorted(self.catalog.genres.items())]
+        """All askable values, grouped by type (genres, decades, item attributes, then KG relations)."""
+        catalog, min_items = self.catalog, self.config.min_items
+        out = [
+            AttributeValue("genre", spelled, spelled)
+            for folded, spelled in sorted(catalog.genres.items())
+            if catalog.genre_masks[folded].sum() >= min_items
+        ]
         decades = sorted({d for d in (decade_of(i.year) for i in self.catalog.items) if d})
         out += [AttributeValue("decade", d, f"the {d}") for d in decades]
+        for key in self.config.attributes:
+            counts: dict[str, int] = {}
+            for item in catalog.items:
+                for value in set(attribute_values(item, key)):
+                    counts[value] = counts.get(value, 0) + 1
+            out += [AttributeValue(key, v, v) for v in sorted(counts) if counts[v] >= min_items]
         kg = self.catalog.kg
         if kg is not None:
             for relation in self.config.relations:
@@ -115,17 +154,43 @@ class AttributeSpace:
         """(n_items, n_values) bool: item i has value j."""
         catalog = self.catalog
         matrix = np.zeros((len(catalog), len(self.values)), bool)
+        chosen = set(self.config.attributes)
         for j, v in enumerate(self.values):
             if v.type == "genre":
                 matrix[:, j] = catalog.genre_masks[v.value.casefold()]
             elif v.type == "decade":
                 start = int(v.value[:4])
                 matrix[:, j] = (catalog.years >= start) & (catalog.years < start + 10)
+            elif v.type in chosen:
+                pass  # filled item by item below: one pass over the items for every attribute value
             else:
                 assert catalog.kg is not None
                 for item_id in catalog.kg.items_of(v.value, v.type):
                     matrix[catalog.index[item_id], j] = True
+        if chosen:
+            for i, item in enumerate(catalog.items):
+                for key in chosen:
+                    for value in attribute_values(item, key):
+                        j = self.position.get((key, value))
+                        if j is not None:
+                            matrix[i, j] = True
         return matrix
+
+    def missing(self) -> str:
+        """Why items may lack askable attributes, and which flags would add some (for error messages)."""
+        have = ", ".join(f"{t} ({len(js)} values)" for t, js in self.types.items()) or "none"
+        unused = {k: n for k, n in item_attribute_keys(self.catalog).items() if k not in self.config.attributes}
+        hint = (
+            "; the items also carry attributes "
+            + ", ".join(f"{k} ({n} items)" for k, n in sorted(unused.items()))
+            + ", askable with --attributes KEY ..."
+            if unused
+            else "; the items carry no other attributes"
+        )
+        return (
+            f"askable types: {have} (a genre, item-attribute value or KG entity needs {self.config.min_items} "
+            f"items: --min-items){hint}"
+        )
 
     @cached_property
     def membership_t(self) -> sp.csr_matrix:

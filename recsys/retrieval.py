@@ -87,17 +87,41 @@ def item_text(catalog: Catalog, item: Item, config: RetrievalConfig = RetrievalC
     return ". ".join(parts)
 
 
+# Texts per progress step; a step of more than 64 texts stays out of the encoder's query cache (its LRU limit).
+_PROGRESS_STEP = 256
+
+
+def _encode_with_progress(encoder: TextEncoder, texts: list[str], what: str) -> np.ndarray:
+    """Encode texts in steps with a progress bar on stderr (shown on a terminal only: ``disable=None``).
+
+    Building an index is the one slow step of a first chat on a cold cache (a minute or more on a
+    laptop CPU for ML-100K), so the person waiting sees it move.
+    """
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), desc=what, unit="item", disable=None, leave=False) as bar:
+        for start in range(0, len(texts), _PROGRESS_STEP):
+            part = texts[start : start + _PROGRESS_STEP]
+            parts.append(encoder.encode(part))
+            bar.update(len(part))
+    return np.concatenate(parts) if parts else encoder.encode([])
+
+
 class ItemIndex:
     """A faiss inner-product index over unit item vectors (scores are cosine similarities).
 
     Use ``ItemIndex.build_or_load`` rather than the constructor.
     """
 
-    def __init__(self, catalog: Catalog, encoder: TextEncoder, index: faiss.Index, key: str) -> None:
+    def __init__(
+        self, catalog: Catalog, encoder: TextEncoder, index: faiss.Index, key: str, folder: Path | None = None
+    ) -> None:
         self.catalog = catalog
         self.encoder = encoder
         self.index = index
         self.key = key
+        self.folder = folder  # where it is cached on disk (None: never saved)
 
     @classmethod
     def build_or_load(
@@ -118,11 +142,11 @@ class ItemIndex:
         if index is None:
             log.info("building the retrieval index for %s (%d items)", catalog.name, len(catalog))
             texts = [item_text(catalog, item, config) for item in catalog.items]
-            vectors = encoder.encode(texts, show_progress=len(texts) > 2000)
+            vectors = _encode_with_progress(encoder, texts, f"search index for {catalog.name} (once)")
             index = faiss.IndexFlatIP(vectors.shape[1])
             index.add(vectors)
             cls._save(folder, key, index)
-        return cls(catalog, encoder, index, key)
+        return cls(catalog, encoder, index, key, folder)
 
     @staticmethod
     def _load(folder: Path, key: str, n_items: int) -> faiss.Index | None:

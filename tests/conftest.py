@@ -35,3 +35,41 @@ def catalog(settings: Settings) -> Catalog:
 @pytest.fixture(scope="session")
 def encoder(settings: Settings) -> TextEncoder:
     return TextEncoder(settings=settings)
+
+
+TINY_GENRES = ("Comedy", "Drama", "Action", "Horror", "Romance", "Western")
+
+
+def write_tiny_catalog(folder: Path, users: int = 40, items: int = 60, per_user: int = 12) -> Path:
+    """A small generic-format catalog (items.jsonl, interactions.csv) with genres and years, seeded.
+
+    Users lean to two genres each, so a recommender and the questions have something to find.
+    """
+    import csv
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    genres = [tuple(sorted({TINY_GENRES[i % 6], TINY_GENRES[int(rng.integers(6))]})) for i in range(items)]
+    with (folder / "items.jsonl").open("w") as f:
+        for i in range(items):
+            year = 1950 + int(rng.integers(50))
+            f.write(json.dumps({"id": f"i{i}", "title": f"Item {i}", "year": year, "genres": list(genres[i])}) + "\n")
+    with (folder / "interactions.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user", "item", "rating", "timestamp"])
+        for u in range(users):
+            liked = {TINY_GENRES[u % 6], TINY_GENRES[(u + 1) % 6]}
+            weight = np.array([3.0 if liked & set(g) else 1.0 for g in genres])
+            chosen = rng.choice(items, per_user, replace=False, p=weight / weight.sum())
+            for t, i in enumerate(chosen):
+                w.writerow([f"u{u}", f"i{i}", 4, t])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny generic catalog folder (40 users, 60 items, genres and years) for fast end-to-end runs."""
+    return write_tiny_catalog(tmp_path_factory.mktemp("tiny") / "catalog")

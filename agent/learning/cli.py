@@ -3,7 +3,10 @@
 Splits users by a seeded hash (80% train, of which 10% validate; 20% held out), trains the
 Q-network (rollout policy iteration from max-entropy by default, or UNICORN's double DQN), saves
 checkpoints and a learning curve, distils a decision tree, then evaluates the learned policy, the
-tree and the baselines on the held-out users. Imports only argparse at load.
+tree and the baselines on the held-out users. With ``--split-files`` / ``--episodes-file`` the
+held-out episodes are the files' (the test file's pairs, or the episodes file), and the policy
+learns on the other held-out pairs (the valid file's, or the leave-one-out pairs left after the
+episodes are removed). Imports only argparse at load.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import argparse
 import json
 import logging
 import time
+
+from agent.simulate.cli import add_attribute_arguments, add_episode_arguments, mcr_data_flags
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +45,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", choices=["auto", "cpu"], help="auto = cpu: the MLP is tiny, episodes dominate"
     )
-    p.add_argument("--question", choices=["multi", "binary"], default="multi")
+    p.add_argument(
+        "--question",
+        choices=["multi", "binary"],
+        default="multi",
+        help="multi: choose among values of one attribute type; binary: yes/no on one value",
+    )
     p.add_argument("--seed", type=int, default=0, help="training seed, and the seed of the held-out evaluation")
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates in the simulator")
-    p.add_argument("--max-turns", type=int, default=15)
+    p.add_argument("--max-turns", type=int, default=15, help="turns per episode (questions and lists both count)")
     p.add_argument("-k", type=int, default=10, help="items per list")
-    p.add_argument("--tree-depth", type=int, default=4)
+    p.add_argument("--tree-depth", type=int, default=4, help="depth of the decision tree distilled from the policy")
     p.add_argument("--gamma", type=float, help="discount (default: rollout 1.0, dqn 0.95)")
     p.add_argument(
         "--success-reward",
@@ -55,16 +65,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        help="run folder: checkpoints, curve.png, results.json (default runs/policy/<dataset>-<question>-<seed>)",
+        help="run folder: checkpoints, curve.png, results.json (default: runs/policy/<dataset>-<question>-<learner>-<seed>)",
     )
     p.add_argument("--save", help="final checkpoint folder (default: the agent's cache path for this catalog)")
     p.add_argument("--no-save", action="store_true", help="keep the checkpoint in --out only")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_episode_arguments(p)  # files: the held-out episodes, and VALID's pairs to learn on
+    add_attribute_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, save, evaluate; print a summary and one JSON object last."""
+    """Train, save, evaluate; print a summary (and with ``--json`` one JSON object last)."""
     from dataclasses import asdict, replace
     from pathlib import Path
 
@@ -83,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
     catalog = load_catalog(args.dataset, settings)
-    mcr = MCRConfig(max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender)
+    mcr = MCRConfig(
+        max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender, **mcr_data_flags(args)
+    )
     features = FeatureConfig(question=args.question, max_turns=args.max_turns)
     config: DQNConfig | rollout.RolloutConfig
     if args.learner == "dqn":
@@ -108,7 +123,14 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     env = Environment(catalog, mcr, seed=0)
-    pool, held_out = split_users(env.targets, held_out=0.2, seed=0)
+    if env.pool is None:  # the default split: users are divided between learning and the held-out evaluation
+        pool, held_out = split_users(env.targets, held_out=0.2, seed=0)
+    else:  # files fix the held-out episodes; the policy learns on the other held-out pairs
+        pool, held_out = env.pool, env.targets
+        if not pool:
+            raise ValueError(
+                "no pairs to learn on: the valid split file (or the catalog outside the episodes) is empty"
+            )
     train_targets, val_targets = split_users(pool, held_out=0.1, seed=1)
     env_s = time.perf_counter() - t0
     meta = {
@@ -191,5 +213,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "results.json").write_text(json.dumps({**payload, "curve_rows": result.curve}, indent=2))
     for name, f in figures.items():
         print(f"{name:18s} SR@15 {f['SR@15']:.3f}  hDCG {f['hDCG']:.3f}  AT {f['AT']:.2f}")  # noqa: T201
-    print(json.dumps(payload))  # noqa: T201
+    print(f"checkpoint: {payload['checkpoint']}  (run folder: {out})")  # noqa: T201
+    if args.json:
+        print(json.dumps(payload))  # noqa: T201
     return 0

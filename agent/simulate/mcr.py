@@ -15,7 +15,8 @@ Two engines run the same protocol with the same user:
 
 The recommender is fitted on the training part of the leave-one-out split only (each user's
 sequence without its last two items), and targets are those last two items, so no held-out
-interaction reaches the model. The attribute space reads only item-side data (genres, years,
+interaction reaches the model. Split files and an episodes file replace that split and those
+targets (``agent.simulate.episodes``). The attribute space reads only item-side data (genres, years,
 the item knowledge graph), never interactions.
 """
 
@@ -45,7 +46,6 @@ from recsys.catalog import Catalog
 
 if TYPE_CHECKING:
     from agent.api import Agent
-    from recsys.seqrec.data import Split
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,14 @@ class MCRConfig:
         question: "multi" (choose among values of one attribute type) or "binary" (yes/no on one value).
         open_types: Attribute types the opening may use; empty = any type the target has.
         relations: KG relations whose entities are askable (with genre and decade).
-        min_items: An entity is askable when linked to at least this many items.
+        attributes: Keys of the items' typed ``attributes`` that are askable types (``recsys.attributes``).
+        min_items: A genre, item-attribute value or entity is askable when it has at least this many items.
         recommender: Recommender kind scoring the candidates (a key of ``recsys.seqrec.RECOMMENDERS``).
-        stages: Held-out pairs to draw episodes from: "test" (last item), "valid" (second-to-last).
+        stages: Held-out pairs to draw episodes from: "test" (last item), "valid" (second-to-last) of
+            the leave-one-out split (not used with ``split_files``: the test file is the episodes).
+        split_files: Train, valid and test interaction CSVs replacing the leave-one-out split
+            (``agent.simulate.episodes``).
+        episodes_file: CSV of the episodes (``user,target``), run in file order.
         maxent: The max-entropy policy's thresholds for this protocol (``question`` is overridden).
     """
 
@@ -73,9 +78,12 @@ class MCRConfig:
     question: Literal["multi", "binary"] = "multi"
     open_types: tuple[str, ...] = ("genre", "decade")
     relations: tuple[str, ...] = ASKABLE_RELATIONS
+    attributes: tuple[str, ...] = ()
     min_items: int = 5
     recommender: str = "itemknn"
     stages: tuple[str, ...] = ("test", "valid")
+    split_files: tuple[str, str, str] | None = None
+    episodes_file: str | None = None
     maxent: MaxEntropyConfig = field(default_factory=MaxEntropyConfig)
 
     def __post_init__(self) -> None:
@@ -85,6 +93,8 @@ class MCRConfig:
             raise ValueError(f"question must be multi or binary, got {self.question!r}")
         if not self.stages or set(self.stages) - {"test", "valid"}:
             raise ValueError(f"stages must be a non-empty subset of test, valid; got {self.stages!r}")
+        if self.split_files is not None and len(self.split_files) != 3:
+            raise ValueError(f"split_files must be (train, valid, test), got {self.split_files!r}")
 
 
 def make_policy(name: str, config: MCRConfig, seed: int) -> Policy:
@@ -96,24 +106,6 @@ def make_policy(name: str, config: MCRConfig, seed: int) -> Policy:
     if name == "always-recommend":
         return AlwaysRecommendPolicy()
     raise ValueError(f"unknown policy {name!r}; choose from {POLICY_NAMES}")
-
-
-def held_out_targets(split: Split, stages: tuple[str, ...] = ("test", "valid")) -> list[Target]:
-    """Held-out (user, item) pairs of a leave-one-out split of catalog sequences, in a fixed order.
-
-    Model id ``m`` of a catalog-built split is catalog index ``m - 1``.
-    """
-    data = split.data
-    assert data.catalog_index is not None, "the split must come from a catalog (recsys.seqrec.data.from_catalog)"
-    out: list[Target] = []
-    for u in split.eval_users:
-        seq = data.catalog_index[data.sequences[u] - 1]
-        user_id = data.user_ids[u]
-        if "test" in stages:
-            out.append(Target(user_id, int(seq[-1]), tuple(int(i) for i in seq[:-1]), "test"))
-        if "valid" in stages:
-            out.append(Target(user_id, int(seq[-2]), tuple(int(i) for i in seq[:-2]), "valid"))
-    return out
 
 
 @dataclass(frozen=True)
@@ -162,21 +154,36 @@ class Environment:
     """
 
     def __init__(self, catalog: Catalog, config: MCRConfig, seed: int = 0) -> None:
-        from recsys.seqrec.data import from_catalog, leave_one_out
+        from agent.simulate.episodes import episode_data
         from recsys.seqrec.recommender import create
         from recsys.seqrec.tool import RecommendTool
 
         self.catalog = catalog
         self.config = config
-        data = from_catalog(catalog)
-        self.split = leave_one_out(data)
-        self.recommender = create(config.recommender, data.item_ids, seed=seed)
+        source = episode_data(catalog, config)
+        self.split = source.split
+        self.fixed = source.fixed
+        self.recommender = create(config.recommender, self.split.data.item_ids, seed=seed)
         self.recommender.fit(self.split)  # the training part only: held-out items never reach it
         self.tool = RecommendTool(self.recommender, catalog)
-        self.space = AttributeSpace(catalog, AttributeConfig(relations=config.relations, min_items=config.min_items))
-        self.targets = [t for t in held_out_targets(self.split, config.stages) if self.space.membership[t.item].any()]
+        attributes = AttributeConfig(
+            relations=config.relations, attributes=config.attributes, min_items=config.min_items
+        )
+        self.space = AttributeSpace(catalog, attributes)
+        askable = self.space.membership.any(axis=1)
+        if source.fixed:  # episodes given by files run as given: one that cannot open is an error, not a skip
+            bad = [t for t in source.targets if not askable[t.item]]
+            if bad:
+                raise ValueError(
+                    f"{len(bad)} of {len(source.targets)} episodes have a target with no askable attribute "
+                    f"(first: user {bad[0].user_id}, item {catalog.items[bad[0].item].id}); {self.space.missing()}"
+                )
+            self.targets = source.targets
+        else:
+            self.targets = [t for t in source.targets if askable[t.item]]
+        self.pool = None if source.pool is None else [t for t in source.pool if askable[t.item]]
         if not self.targets:
-            raise ValueError(f"{catalog.name}: no held-out item has an askable attribute")
+            raise ValueError(f"{catalog.name}: no held-out item has an askable attribute; {self.space.missing()}")
 
     def scores(self, history: tuple[int, ...]) -> np.ndarray:
         """The agent's model scores (log-probabilities over catalog indices) for a history."""
@@ -188,7 +195,14 @@ class Environment:
         return box.model_scores([self.catalog.items[i].id for i in history])
 
     def sample(self, episodes: int, seed: int) -> list[Target]:
-        """``episodes`` targets drawn without replacement (with replacement beyond the pool), fixed by seed."""
+        """``episodes`` targets drawn without replacement (with replacement beyond the pool), fixed by seed.
+
+        Episodes fixed by files are the first ``episodes`` of them in file order instead.
+        """
+        if self.fixed:
+            if episodes > len(self.targets):
+                raise ValueError(f"{episodes} episodes asked for, but the files give {len(self.targets)}")
+            return self.targets[:episodes]
         rng = np.random.default_rng(seed)
         pool = len(self.targets)
         order = rng.permutation(pool)

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.simulate.mcr import POLICY_NAMES, Environment, MCRConfig, RecordingPolicy, make_policy, run_agent, run_fast
+from agent.simulate.mcr import Environment, MCRConfig, RecordingPolicy, run_agent, run_fast
 from agent.simulate.persona import PersonaConfig, make_persona, persona_split, run_persona
+from agent.simulate.policies import PolicyMaker, check_policy
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ class SimulationConfig:
         mode: "mcr" (the standard protocol) or "persona" (memory across sessions).
         engine: MCR only: "fast" (policy and recommender directly) or "agent" (end to end through
             ``Agent.chat``). Persona mode always runs end to end.
-        policy: "maxent", "random" or "always-recommend".
+        policy: "maxent", "random", "always-recommend", or a trained policy: "learned[:PATH]" or
+            "tree[:PATH]" (``agent.simulate.policies``).
         episodes: MCR episodes, or personas.
         seed: Fixes the episodes drawn and every random choice in them.
         mcr: The MCR protocol (question kind, turns, list size, recommender, attributes).
@@ -55,8 +57,10 @@ class SimulationConfig:
             raise ValueError(f"mode must be mcr or persona, got {self.mode!r}")
         if self.engine not in ("fast", "agent"):
             raise ValueError(f"engine must be fast or agent, got {self.engine!r}")
-        if self.policy not in POLICY_NAMES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose from {POLICY_NAMES}")
+        check_policy(self.policy)
+        if self.mcr.attributes and (self.mode == "persona" or self.engine == "agent"):
+            # The agent's reader has no words for a catalog's own attribute types, so its answers would be misread.
+            raise ValueError("item attributes (--attributes) are askable in the fast MCR engine only")
         if self.episodes < 1 or self.workers < 1 or self.chunk < 1:
             raise ValueError("episodes, workers and chunk must be >= 1")
 
@@ -76,6 +80,7 @@ class EpisodeWorker:
         self.settings = Settings.from_env(cache_dir=config.cache_dir)
         catalog = load_catalog(config.dataset, self.settings)
         self.env = Environment(catalog, config.mcr, seed=config.seed)
+        self.make_policy = PolicyMaker(config.policy, config.mcr, self.settings.cache_dir, config.dataset)
         self.targets = self.env.sample(config.episodes, config.seed) if config.mode == "mcr" else []
         self.agent: Any = None
         self.recorder = RecordingPolicy()
@@ -113,7 +118,7 @@ class EpisodeWorker:
         cfg = self.config
         out = []
         for i in indices:
-            policy = make_policy(cfg.policy, cfg.mcr, seed=cfg.seed * 1_000_003 + i)
+            policy = self.make_policy(cfg.seed * 1_000_003 + i)
             if cfg.mode == "persona":
                 persona = make_persona(self.env.catalog, self.env.space, self.env.split, cfg.persona, cfg.seed, i)
                 out.append(

@@ -51,6 +51,13 @@ def read_atomic(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, di
             yield line_no, dict(zip(names, cells))
 
 
+def field_types(path: Path) -> dict[str, str]:
+    """``{field: type}`` from an atomic file's ``name:type`` header ("token", "token_seq", "float", ...)."""
+    with path.open(encoding="utf-8", newline="\n") as fh:
+        header = fh.readline().rstrip("\r\n")
+    return {name: kind for name, _, kind in (cell.partition(":") for cell in header.split("\t"))}
+
+
 def _pick(fields: dict[str, str], candidates: tuple[str, ...]) -> str | None:
     return next((c for c in candidates if c in fields), None)
 
@@ -59,6 +66,9 @@ def load_items(path: Path) -> list[Item]:
     """Items from an atomic ``.item`` file."""
     items: list[Item] = []
     lines: list[int] = []
+    # A token_seq column (RecBole's multi-valued field, e.g. tags) becomes a list attribute, so each
+    # token is one askable value (recsys.attributes).
+    sequences = {name for name, kind in field_types(path).items() if kind.endswith("_seq")}
     for line_no, row in read_atomic(path, ("item_id",)):
         title_key = _pick(row, _TITLE_FIELDS)
         year_key = _pick(row, _YEAR_FIELDS)
@@ -76,7 +86,11 @@ def load_items(path: Path) -> list[Item]:
         genres = tuple(g for g in (row.get(genre_key, "") if genre_key else "").split() if g.lower() not in _UNKNOWN)
         if title.strip().lower() in _UNKNOWN:
             title = "unknown"
-        extra = {k: v for k, v in row.items() if k not in {"item_id", title_key, year_key, genre_key}}
+        extra: dict[str, str | list[str]] = {
+            k: v.split() if k in sequences else v
+            for k, v in row.items()
+            if k not in {"item_id", title_key, year_key, genre_key}
+        }
         try:
             item = Item(
                 id=row["item_id"],

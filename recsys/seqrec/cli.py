@@ -1,6 +1,6 @@
 """``tastebud train seqrec``: train one sequential recommender, report validation-selected test metrics.
 
-The entry point (``agent/cli.py``) wires ``add_arguments`` and ``run``. With ``--json`` the last
+The entry point (``tastebud/cli.py``) wires ``add_arguments`` and ``run``. With ``--json`` the last
 line of stdout is one JSON object with the config, the metrics of every protocol and the timings.
 """
 
@@ -12,15 +12,13 @@ import logging
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+# Only names at load: torch and the models are imported when the command runs, so --help is instant.
+from recsys.seqrec.names import LOSS_NORMS, PROTOCOLS, RECOMMENDER_NAMES, SAMPLERS
 
-from recsys.seqrec.data import leave_one_out, load_sequences
-from recsys.seqrec.evaluate import PROTOCOLS, evaluate
-from recsys.seqrec.recommender import RECOMMENDERS, create, save
-from recsys.seqrec.train import LOSS_NORMS, SAMPLERS, TrainConfig, resolve_device
-from recsys.settings import Settings
+if TYPE_CHECKING:
+    from recsys.seqrec.train import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +33,14 @@ LOSS_FLAGS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``tastebud train seqrec``."""
     parser.add_argument("--dataset", default="ml-100k", help="ml-100k (embedded), games, beauty, or a 'user item' file")
-    parser.add_argument("--model", default="sasrec-ce", choices=sorted(RECOMMENDERS), help="recommender kind")
+    parser.add_argument("--model", default="sasrec-ce", choices=sorted(RECOMMENDER_NAMES), help="recommender kind")
     parser.add_argument("--epochs", type=int, default=200, help="upper bound; early stopping usually ends sooner")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available, else CPU"
+    )
+    parser.add_argument("--batch-size", type=int, default=128, help="training sequences per batch")
+    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     parser.add_argument("--patience", type=int, default=10, help="epochs without better valid NDCG@10 before stopping")
     parser.add_argument(
         "--eval-every",
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="validate every N epochs (full-ranking validation dominates cheap epochs)",
     )
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="seed of initialisation, sampling and the sampled tests")
     parser.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     parser.add_argument("--max-len", type=int, help="history length read by the model (default 50)")
     parser.add_argument("--d-model", type=int, help="hidden size (default 64)")
@@ -116,6 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The ``TrainConfig`` the flags describe."""
+    from recsys.seqrec.train import TrainConfig
+
     return TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -138,6 +140,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Model-shape and loss flags that were given (others keep the model's defaults)."""
+    from recsys.seqrec.recommender import RECOMMENDERS
+
     if not RECOMMENDERS[args.model].neural:
         return {}
     overrides = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name) is not None}
@@ -147,6 +151,14 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Train, pick the best validation epoch, evaluate on test, print a table (and JSON)."""
+    import torch
+
+    from recsys.seqrec.data import leave_one_out, load_sequences
+    from recsys.seqrec.evaluate import evaluate
+    from recsys.seqrec.recommender import RECOMMENDERS, create, save
+    from recsys.seqrec.train import resolve_device
+    from recsys.settings import Settings
+
     cfg = train_config(args)
     data = load_sequences(args.dataset)
     split = leave_one_out(data)

@@ -20,9 +20,9 @@ import torch
 
 from recsys.seqrec.data import PAD, Split
 from recsys.seqrec.metrics import compute_metrics
+from recsys.seqrec.names import PROTOCOLS  # defined there, so the CLI lists them without torch
 
 ScoreFn = Callable[[Sequence[np.ndarray]], torch.Tensor]
-PROTOCOLS = ("full", "full_unmasked", "sampled_uniform", "sampled_popularity")
 N_SAMPLED_NEGATIVES = 100
 
 

@@ -23,6 +23,7 @@ from recsys.seqrec.bert4rec import BERT4Rec, bert4rec_config
 from recsys.seqrec.data import PAD, Split
 from recsys.seqrec.losses import LossConfig, initial_logit
 from recsys.seqrec.model import SASRec, SASRecConfig
+from recsys.seqrec.names import RECOMMENDER_NAMES
 from recsys.seqrec.train import FitResult, TrainConfig, Trainer, model_scores
 
 logger = logging.getLogger(__name__)
@@ -322,6 +323,7 @@ RECOMMENDERS: dict[str, Spec] = {
         "Item-kNN, cosine over co-occurrence in training sequences",
     ),
 }
+assert tuple(RECOMMENDERS) == RECOMMENDER_NAMES, "recsys.seqrec.names.RECOMMENDER_NAMES must list RECOMMENDERS"
 
 
 def create(kind: str, item_ids: Sequence[str], overrides: dict[str, Any] | None = None, seed: int = 0) -> Any:

@@ -28,6 +28,7 @@ from recsys.seqrec.data import Split
 from recsys.seqrec.evaluate import evaluate
 from recsys.seqrec.losses import LossConfig
 from recsys.seqrec.model import SASRec
+from recsys.seqrec.names import LOSS_NORMS, SAMPLERS  # defined there, so the CLI lists them without torch
 from recsys.seqrec.sampling import Batch, cloze_batches, epoch_rows, epoch_targets, left_pad, next_item_batches
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "last.pt"
 
 
-SAMPLERS = ("windows", "users")
-LOSS_NORMS = ("batch", "epoch")
 CHECKPOINT_KEYS = frozenset(
     "model optimizer model_config loss_config epoch best_epoch best_valid best_model history generator torch_rng".split()
 )

@@ -1,6 +1,6 @@
 """End-to-end: the Gradio demo in a real headless Chromium, driven by Playwright.
 
-The app runs as ``python -m demo.app`` (the same code path as ``tastebud demo``) with the
+The app runs as ``python -m tastebud demo`` (what ``tastebud demo`` runs) with the
 template backend and item-kNN, on 127.0.0.1 and a free port, over a temporary data folder;
 "restart" stops that process and starts a new one on the same folder. Chromium is Debian's
 (``/usr/bin/chromium``, installed by ``.ci/run``); Playwright's own browser download is never used.
@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 
 class DemoServer:
-    """``python -m demo.app`` in a subprocess over one data folder; ``restart`` keeps the folder."""
+    """``python -m tastebud demo`` in a subprocess over one data folder; ``restart`` keeps the folder."""
 
     def __init__(self, data_dir: Path, log_path: Path) -> None:
         self.data_dir = data_dir
@@ -70,7 +70,7 @@ class DemoServer:
     def start(self) -> None:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/"
-        cmd = [sys.executable, "-m", "demo.app", "--backend", "template", "--recommender", "itemknn"]
+        cmd = [sys.executable, "-m", "tastebud", "demo", "--backend", "template", "--recommender", "itemknn"]
         cmd += ["--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--port", str(port)]
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
         log = self.log_path.open("ab")

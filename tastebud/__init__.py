@@ -1,0 +1,1 @@
+"""The ``tastebud`` command line (``tastebud.cli``), above the packages it wires together."""
