@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from agent.context import Context, Services
+from agent.limits import DEFAULT_THREAD, InputError, check_message, conversation_key
 from agent.llm import BackendConfig, load_backend
 from agent.llm.base import ChatBackend, GenerationConfig
 from agent.policy import POLICIES, Policy
@@ -161,6 +162,17 @@ def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
     return rec
 
 
+def _error(text: str, thread_id: object) -> Reply:
+    """An error reply; ids in it are escaped, since a lone surrogate cannot go out as JSON."""
+    thread = thread_id if isinstance(thread_id, str) else ""
+    return Reply(
+        text=text.encode("utf-8", "backslashreplace").decode("utf-8"),
+        action="error",
+        intent="invalid",
+        thread_id=thread.encode("utf-8", "backslashreplace").decode("utf-8"),
+    )
+
+
 class Agent:
     """A conversational recommender with per-user memory.
 
@@ -246,38 +258,35 @@ class Agent:
         return self
 
     # ---- chat ------------------------------------------------------------------------------
-    def _thread(self, user_id: str, thread_id: str | None) -> str:
-        # Conversations are keyed by user, so a thread id from another user reaches nothing.
-        return f"{user_id}\x1f{thread_id or 'default'}"
-
     def _lock(self, key: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _invalid_user(self, user_id: object, thread_id: str | None) -> Reply | None:
+    @staticmethod
+    def _refusal(user_id: object, message: object, thread_id: object) -> Reply | None:
+        """The error reply for input that must not reach the graph (and so the history), or None."""
         try:
             check_user_id(user_id)
         except ValueError as exc:
-            return Reply(
-                text=f"Sorry, I can't chat without a valid user: {exc}.",
-                action="error",
-                intent="invalid",
-                thread_id=thread_id or "",
-            )
+            return _error(f"Sorry, I can't chat without a valid user: {exc}.", thread_id)
+        try:
+            conversation_key(user_id, thread_id or None)  # type: ignore[arg-type]
+        except ValueError as exc:
+            return _error(f"Sorry, I can't find that conversation: {exc}.", thread_id)
+        try:
+            check_message(message)
+        except InputError as exc:
+            return _error(f"Sorry, I couldn't use that message: {exc}.", thread_id)
         return None
 
     def _run(self, user_id: str, message: object, thread_id: str | None, emit: Any = None) -> Reply:
-        bad = self._invalid_user(user_id, thread_id)
-        if bad is not None:
-            return bad
-        if not isinstance(message, str):
-            message = (
-                message.decode("utf-8", errors="replace") if isinstance(message, bytes | bytearray) else str(message)
-            )
-        key = self._thread(user_id, thread_id)
+        refused = self._refusal(user_id, message, thread_id)
+        if refused is not None:
+            return refused
+        key = conversation_key(user_id, thread_id or None)
         config = {"configurable": {"thread_id": key}}
         context = Context(user_id=user_id, services=self.services)
-        payload = {"messages": [HumanMessage(content=message)]}
+        payload = {"messages": [HumanMessage(content=check_message(message))]}
         with self._lock(key):
             if emit is None:
                 state = self.graph.invoke(payload, config, context=context)
@@ -292,7 +301,7 @@ class Agent:
                         state = chunk
                 assert state is not None
         reply = Reply.model_validate(state["reply"])
-        return reply.model_copy(update={"thread_id": thread_id or "default"})
+        return reply.model_copy(update={"thread_id": thread_id or DEFAULT_THREAD})
 
     def chat(self, user_id: str, message: str, thread_id: str | None = None) -> Reply:
         """One turn of a conversation.
@@ -335,8 +344,8 @@ class Agent:
 
     def history(self, user_id: str, thread_id: str | None = None) -> list[tuple[str, str]]:
         """(role, text) pairs of a conversation, oldest first."""
-        check_user_id(user_id)
-        state = self.graph.get_state({"configurable": {"thread_id": self._thread(user_id, thread_id)}})
+        key = conversation_key(user_id, thread_id or None)
+        state = self.graph.get_state({"configurable": {"thread_id": key}})
         messages = state.values.get("messages", []) if state and state.values else []
         return [("user" if isinstance(m, HumanMessage) else "assistant", str(m.content)) for m in messages]
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from memory.ids import check_user_id
 from memory.schema import FeedbackEvent, InferredPreference, Interest, StandingInstruction, utcnow
 
 # Numbered migrations, applied in order inside one transaction each; PRAGMA user_version holds the number.
@@ -67,13 +68,6 @@ USER_TABLES = ("instructions", "preferences", "interests", "feedback", "vectors"
 
 class StoreError(RuntimeError):
     """The memory file cannot be used (newer schema, not a database...)."""
-
-
-def check_user_id(user_id: object) -> str:
-    """Validate a user id: a non-empty string of at most 256 characters without NUL."""
-    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 256 or "\x00" in user_id:
-        raise ValueError(f"invalid user_id {user_id!r}: expected a non-empty string of at most 256 characters")
-    return user_id
 
 
 def _ts(value: datetime) -> str:
