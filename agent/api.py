@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from agent.context import Context, Services
+from agent.conversations import Conversations, TurnLocks
 from agent.limits import DEFAULT_THREAD, InputError, check_message, conversation_key
 from agent.llm import BackendConfig, load_backend
 from agent.llm.base import ChatBackend, GenerationConfig
@@ -21,6 +22,7 @@ from agent.policy import POLICIES, Policy
 from agent.reply import Reply
 from agent.tools import RankingConfig, Toolbox
 from agent.turn import Understander
+from memory.health import FILES, ensure_usable
 from memory.store import check_user_id
 from recsys.settings import Settings
 
@@ -181,15 +183,26 @@ class Agent:
     per user. The user id comes from the caller, never from message text.
     """
 
-    def __init__(self, services: Services, checkpointer: Any, memory: Any) -> None:
+    def __init__(
+        self, services: Services, checkpointer: Any, memory: Any, conversations: Conversations | None = None
+    ) -> None:
+        """Wire the graph; ``from_config`` is the usual way in.
+
+        Args:
+            services: What the graph's nodes use.
+            checkpointer: Where conversations are checkpointed (``conversations.saver`` when given).
+            memory: The long-term memory.
+            conversations: The checked conversation file and its cross-process turn locks; without
+                it turns are serialised per conversation within this process only.
+        """
         from agent.graph import builder
 
         self.services = services
         self.memory = memory
+        self.conversations = conversations
         self.checkpointer = checkpointer
         self.graph = builder.compile(checkpointer=checkpointer, name="tastebud")
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._turns = conversations.locks if conversations is not None else TurnLocks(None)
 
     @classmethod
     def from_config(
@@ -208,9 +221,34 @@ class Agent:
             backend: A ready backend (overrides ``config.backend``).
             policy: A ready policy (overrides ``config.policy``), e.g. a learned one.
             **overrides: Fields of ``AgentConfig`` to replace.
-        """
-        from langgraph.checkpoint.sqlite import SqliteSaver
 
+        Raises:
+            memory.health.StoreError: A store file in the data folder is damaged, truncated or
+                empty; the message names it and how to restore it.
+        """
+        config = replace(config or AgentConfig(), **overrides)
+        settings = settings or Settings.from_env()
+        data_dir = Path(config.data_dir or settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Both files are checked before anything slow loads: a damaged one fails in a moment.
+        ensure_usable(data_dir / FILES["memory"], "memory")
+        conversations = Conversations(data_dir)
+        try:
+            return cls._build(config, settings, data_dir, conversations, backend, policy)
+        except BaseException:
+            conversations.close()
+            raise
+
+    @classmethod
+    def _build(
+        cls,
+        config: AgentConfig,
+        settings: Settings,
+        data_dir: Path,
+        conversations: Conversations,
+        backend: ChatBackend | None,
+        policy: Policy | None,
+    ) -> Agent:
         from memory.service import Memory
         from recsys.attributes import AttributeConfig, AttributeSpace
         from recsys.datasets import load_catalog
@@ -218,15 +256,11 @@ class Agent:
         from recsys.retrieval import ItemIndex
         from recsys.seqrec.tool import RecommendTool
 
-        config = replace(config or AgentConfig(), **overrides)
-        settings = settings or Settings.from_env()
-        data_dir = Path(config.data_dir or settings.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
         catalog = load_catalog(config.dataset, settings)
         encoder = TextEncoder(settings=settings)
         backend = backend or load_backend(config.backend, settings)
         memory = Memory.open(
-            data_dir / "memory.sqlite",
+            data_dir / FILES["memory"],
             catalog,
             encoder,
             complete=backend.complete if backend.capable else None,
@@ -244,9 +278,7 @@ class Agent:
             generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
             domain=config.domain,
         )
-        conn = sqlite3.connect(data_dir / "conversations.sqlite", check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return cls(services, SqliteSaver(conn), memory)
+        return cls(services, conversations.saver, memory, conversations)
 
     def warm_up(self) -> Agent:
         """Load what loads lazily (the sentence encoder, the LLM) so the first reply is not the slow one."""
@@ -258,10 +290,6 @@ class Agent:
         return self
 
     # ---- chat ------------------------------------------------------------------------------
-    def _lock(self, key: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
-
     @staticmethod
     def _refusal(user_id: object, message: object, thread_id: object) -> Reply | None:
         """The error reply for input that must not reach the graph (and so the history), or None."""
@@ -287,7 +315,7 @@ class Agent:
         config = {"configurable": {"thread_id": key}}
         context = Context(user_id=user_id, services=self.services)
         payload = {"messages": [HumanMessage(content=check_message(message))]}
-        with self._lock(key):
+        with self._turns.hold(key), self._damage_named():
             if emit is None:
                 state = self.graph.invoke(payload, config, context=context)
             else:
@@ -345,11 +373,18 @@ class Agent:
     def history(self, user_id: str, thread_id: str | None = None) -> list[tuple[str, str]]:
         """(role, text) pairs of a conversation, oldest first."""
         key = conversation_key(user_id, thread_id or None)
-        state = self.graph.get_state({"configurable": {"thread_id": key}})
+        with self._damage_named():
+            state = self.graph.get_state({"configurable": {"thread_id": key}})
         messages = state.values.get("messages", []) if state and state.values else []
         return [("user" if isinstance(m, HumanMessage) else "assistant", str(m.content)) for m in messages]
+
+    def _damage_named(self) -> AbstractContextManager[None]:
+        return self.conversations.damage_named() if self.conversations is not None else nullcontext()
 
     def close(self) -> None:
         """Close the databases."""
         self.memory.close()
-        self.checkpointer.conn.close()
+        if self.conversations is not None:
+            self.conversations.close()
+        else:
+            self.checkpointer.conn.close()

@@ -359,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train(sub)
     _add_simulate(sub)
+    from agent.store_cli import add_store
+
+    add_store(sub)
     return parser
 
 
@@ -369,11 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    from memory.health import StoreError
     from recsys.errors import AssetError, CatalogFormatError
 
     try:
         return int(args.func(args) or 0)
-    except (AssetError, CatalogFormatError, FileNotFoundError, ValueError) as exc:
+    except (AssetError, CatalogFormatError, FileNotFoundError, ValueError, StoreError) as exc:
         print(f"tastebud: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
 
