@@ -3,7 +3,9 @@
 Issue 18: two worker processes serving the same conversations lost 76 of 320 turns (23.8%).
 Here N real worker processes, each with its own agent on one SQLite data folder, are released
 together on one conversation per round; afterwards the history must hold every turn sent.
-Default: a round of 2 processes x 80 turns and a round of 4 x 40 (320 turns in all). JSON last.
+Default: a round of 2 processes x 80 turns and a round of 4 x 40 (320 turns in all). Then copies
+of the files it wrote are emptied, truncated or overwritten with 4 KB of random bytes (10 seeds),
+and each must fail to open with an error naming the file, the file unchanged. JSON last.
 
     python benchmarks/reliability.py [--rounds 2 4] [--turns 320] [--data-dir DIR]
 
@@ -150,6 +152,47 @@ def count_turns(data: Path, user_id: str, thread_id: str) -> int:
     return sum(1 for m in messages if m.type == "human")
 
 
+def damaged_file_cases(data: Path, seeds: int = 10) -> dict[str, int]:
+    """Damage copies of the run's files (0 bytes, truncated, 4 KB of random bytes) and open each.
+
+    A case passes when opening raises ``StoreError`` naming the file and leaves the file as it was.
+    """
+    import hashlib
+    import random
+    import shutil
+
+    from agent.conversations import Conversations
+    from memory.health import FILES, StoreError
+    from memory.store import SQLiteStore
+
+    cases = passed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, name in FILES.items():
+            for how in ("empty", "truncated", "random-4k"):
+                for seed in range(seeds if how != "empty" else 1):
+                    folder = Path(tmp) / f"{kind}-{how}-{seed}"
+                    shutil.copytree(data, folder, ignore=shutil.ignore_patterns("*.lock", "locks"))
+                    path, rng = folder / name, random.Random(seed)
+                    raw = bytearray(path.read_bytes())
+                    if how == "empty":
+                        raw = bytearray()
+                    elif how == "truncated":
+                        raw = raw[: rng.randrange(1, len(raw) - 1)]
+                    else:
+                        start = rng.randrange(0, len(raw) - 4096)
+                        raw[start : start + 4096] = rng.randbytes(4096)
+                    path.write_bytes(bytes(raw))
+                    before = hashlib.sha256(raw).hexdigest()
+                    cases += 1
+                    try:
+                        opened = Conversations(folder) if kind == "conversations" else SQLiteStore(path)
+                        opened.close()
+                    except StoreError as err:
+                        same = hashlib.sha256(path.read_bytes()).hexdigest() == before
+                        passed += int(str(path) in str(err) and same)
+    return {"cases": cases, "clear_error_file_unchanged": passed}
+
+
 def _git_sha() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
@@ -171,10 +214,12 @@ def main() -> None:
     started = time.perf_counter()
     rounds = run_rounds(data, config)
     total = time.perf_counter() - started
+    damage = damaged_file_cases(data)
     print(f"{'workers':>7} {'sent':>6} {'kept':>6} {'lost':>6} {'wall s':>7}")  # noqa: T201
     for r in rounds:
         lost = r["turns_sent"] - r["turns_kept"]
         print(f"{r['workers']:>7} {r['turns_sent']:>6} {r['turns_kept']:>6} {lost:>6} {r['wall_s']:>7}")  # noqa: T201
+    print(f"damaged files: {damage['clear_error_file_unchanged']} of {damage['cases']} cases a clear error")  # noqa: T201
     sent = sum(r["turns_sent"] for r in rounds)
     lost = sum(r["turns_sent"] - r["turns_kept"] for r in rounds)
     summary = {
@@ -186,6 +231,7 @@ def main() -> None:
         "turns_sent": sent,
         "turns_lost": lost,
         "total_s": round(total, 1),
+        "damaged_files": damage,
     }
     print(json.dumps(summary))  # noqa: T201
 

@@ -109,3 +109,11 @@ def test_store_commands_fail_clearly(data: Path, tmp_path: Path, capsys: pytest.
     assert "to restore from" in capsys.readouterr().err
     assert main(["store", "backup", str(tmp_path / "bk"), "--data-dir", str(tmp_path / "empty")]) == 2
     assert "no memory or conversation file to back up" in capsys.readouterr().err
+
+
+def test_chat_on_a_damaged_folder_exits_2_naming_the_file(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (data / "memory.sqlite").write_bytes(b"")
+    argv = ["chat", "--user", "ann", "--message", "hi", "--backend", "template", "--data-dir", str(data)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "memory.sqlite: the file is empty" in err and "tastebud store restore" in err
