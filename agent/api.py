@@ -338,6 +338,14 @@ class Agent:
             user_id: The user (from your authentication); their memory is theirs alone.
             message: What the user said.
             thread_id: The conversation; None continues the user's default conversation.
+
+        Returns:
+            The reply. Input refused before anything is stored (an invalid user or thread id, a
+            message over ``MAX_MESSAGE_CHARS``, invalid UTF-8 or Unicode) gets an ``action="error"``
+            reply saying why, and leaves the conversation as it was.
+
+        Raises:
+            memory.health.StoreError: A store file turned out damaged (the message names it).
         """
         return self._run(user_id, message, thread_id)
 
@@ -371,7 +379,11 @@ class Agent:
         return await asyncio.to_thread(self.chat, user_id, message, thread_id)
 
     def history(self, user_id: str, thread_id: str | None = None) -> list[tuple[str, str]]:
-        """(role, text) pairs of a conversation, oldest first."""
+        """(role, text) pairs of a conversation, oldest first.
+
+        Raises:
+            ValueError: An invalid user or thread id.
+        """
         key = conversation_key(user_id, thread_id or None)
         with self._damage_named():
             state = self.graph.get_state({"configurable": {"thread_id": key}})
