@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,15 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from agent.context import Context, Services
+from agent.conversations import Conversations, TurnLocks
+from agent.limits import DEFAULT_THREAD, InputError, check_message, conversation_key
 from agent.llm import BackendConfig, load_backend
 from agent.llm.base import ChatBackend, GenerationConfig
 from agent.policy import POLICIES, Policy
 from agent.reply import Reply
 from agent.tools import RankingConfig, Toolbox
 from agent.turn import Understander
+from memory.health import FILES, ensure_usable
 from memory.store import check_user_id
 from recsys.settings import Settings
 
@@ -185,6 +188,17 @@ def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
     return rec
 
 
+def _error(text: str, thread_id: object) -> Reply:
+    """An error reply; ids in it are escaped, since a lone surrogate cannot go out as JSON."""
+    thread = thread_id if isinstance(thread_id, str) else ""
+    return Reply(
+        text=text.encode("utf-8", "backslashreplace").decode("utf-8"),
+        action="error",
+        intent="invalid",
+        thread_id=thread.encode("utf-8", "backslashreplace").decode("utf-8"),
+    )
+
+
 class Agent:
     """A conversational recommender with per-user memory.
 
@@ -193,15 +207,26 @@ class Agent:
     per user. The user id comes from the caller, never from message text.
     """
 
-    def __init__(self, services: Services, checkpointer: Any, memory: Any) -> None:
+    def __init__(
+        self, services: Services, checkpointer: Any, memory: Any, conversations: Conversations | None = None
+    ) -> None:
+        """Wire the graph; ``from_config`` is the usual way in.
+
+        Args:
+            services: What the graph's nodes use.
+            checkpointer: Where conversations are checkpointed (``conversations.saver`` when given).
+            memory: The long-term memory.
+            conversations: The checked conversation file and its cross-process turn locks; without
+                it turns are serialised per conversation within this process only.
+        """
         from agent.graph import builder
 
         self.services = services
         self.memory = memory
+        self.conversations = conversations
         self.checkpointer = checkpointer
         self.graph = builder.compile(checkpointer=checkpointer, name="tastebud")
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._turns = conversations.locks if conversations is not None else TurnLocks(None)
 
     @classmethod
     def from_config(
@@ -220,9 +245,34 @@ class Agent:
             backend: A ready backend (overrides ``config.backend``).
             policy: A ready policy (overrides ``config.policy``), e.g. a learned one.
             **overrides: Fields of ``AgentConfig`` to replace.
-        """
-        from langgraph.checkpoint.sqlite import SqliteSaver
 
+        Raises:
+            memory.health.StoreError: A store file in the data folder is damaged, truncated or
+                empty; the message names it and how to restore it.
+        """
+        config = replace(config or AgentConfig(), **overrides)
+        settings = settings or Settings.from_env()
+        data_dir = Path(config.data_dir or settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Both files are checked before anything slow loads: a damaged one fails in a moment.
+        ensure_usable(data_dir / FILES["memory"], "memory")
+        conversations = Conversations(data_dir)
+        try:
+            return cls._build(config, settings, data_dir, conversations, backend, policy)
+        except BaseException:
+            conversations.close()
+            raise
+
+    @classmethod
+    def _build(
+        cls,
+        config: AgentConfig,
+        settings: Settings,
+        data_dir: Path,
+        conversations: Conversations,
+        backend: ChatBackend | None,
+        policy: Policy | None,
+    ) -> Agent:
         from memory.service import Memory
         from recsys.attributes import AttributeConfig, AttributeSpace
         from recsys.datasets import load_catalog
@@ -230,15 +280,11 @@ class Agent:
         from recsys.retrieval import ItemIndex
         from recsys.seqrec.tool import RecommendTool
 
-        config = replace(config or AgentConfig(), **overrides)
-        settings = settings or Settings.from_env()
-        data_dir = Path(config.data_dir or settings.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
         catalog = load_catalog(config.dataset, settings)
         encoder = TextEncoder(settings=settings)
         backend = backend or load_backend(config.backend, settings)
         memory = Memory.open(
-            data_dir / "memory.sqlite",
+            data_dir / FILES["memory"],
             catalog,
             encoder,
             complete=backend.complete if backend.capable else None,
@@ -256,9 +302,7 @@ class Agent:
             generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
             domain=config.domain,
         )
-        conn = sqlite3.connect(data_dir / "conversations.sqlite", check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return cls(services, SqliteSaver(conn), memory)
+        return cls(services, conversations.saver, memory, conversations)
 
     def warm_up(self) -> Agent:
         """Load what loads lazily (the sentence encoder, the LLM) so the first reply is not the slow one."""
@@ -270,39 +314,32 @@ class Agent:
         return self
 
     # ---- chat ------------------------------------------------------------------------------
-    def _thread(self, user_id: str, thread_id: str | None) -> str:
-        # Conversations are keyed by user, so a thread id from another user reaches nothing.
-        return f"{user_id}\x1f{thread_id or 'default'}"
-
-    def _lock(self, key: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
-
-    def _invalid_user(self, user_id: object, thread_id: str | None) -> Reply | None:
+    @staticmethod
+    def _refusal(user_id: object, message: object, thread_id: object) -> Reply | None:
+        """The error reply for input that must not reach the graph (and so the history), or None."""
         try:
             check_user_id(user_id)
         except ValueError as exc:
-            return Reply(
-                text=f"Sorry, I can't chat without a valid user: {exc}.",
-                action="error",
-                intent="invalid",
-                thread_id=thread_id or "",
-            )
+            return _error(f"Sorry, I can't chat without a valid user: {exc}.", thread_id)
+        try:
+            conversation_key(user_id, thread_id or None)  # type: ignore[arg-type]
+        except ValueError as exc:
+            return _error(f"Sorry, I can't find that conversation: {exc}.", thread_id)
+        try:
+            check_message(message)
+        except InputError as exc:
+            return _error(f"Sorry, I couldn't use that message: {exc}.", thread_id)
         return None
 
     def _run(self, user_id: str, message: object, thread_id: str | None, emit: Any = None) -> Reply:
-        bad = self._invalid_user(user_id, thread_id)
-        if bad is not None:
-            return bad
-        if not isinstance(message, str):
-            message = (
-                message.decode("utf-8", errors="replace") if isinstance(message, bytes | bytearray) else str(message)
-            )
-        key = self._thread(user_id, thread_id)
+        refused = self._refusal(user_id, message, thread_id)
+        if refused is not None:
+            return refused
+        key = conversation_key(user_id, thread_id or None)
         config = {"configurable": {"thread_id": key}}
         context = Context(user_id=user_id, services=self.services)
-        payload = {"messages": [HumanMessage(content=message)]}
-        with self._lock(key):
+        payload = {"messages": [HumanMessage(content=check_message(message))]}
+        with self._turns.hold(key), self._damage_named():
             if emit is None:
                 state = self.graph.invoke(payload, config, context=context)
             else:
@@ -316,7 +353,7 @@ class Agent:
                         state = chunk
                 assert state is not None
         reply = Reply.model_validate(state["reply"])
-        return reply.model_copy(update={"thread_id": thread_id or "default"})
+        return reply.model_copy(update={"thread_id": thread_id or DEFAULT_THREAD})
 
     def chat(self, user_id: str, message: str, thread_id: str | None = None) -> Reply:
         """One turn of a conversation.
@@ -325,6 +362,14 @@ class Agent:
             user_id: The user (from your authentication); their memory is theirs alone.
             message: What the user said.
             thread_id: The conversation; None continues the user's default conversation.
+
+        Returns:
+            The reply. Input refused before anything is stored (an invalid user or thread id, a
+            message over ``MAX_MESSAGE_CHARS``, invalid UTF-8 or Unicode) gets an ``action="error"``
+            reply saying why, and leaves the conversation as it was.
+
+        Raises:
+            memory.health.StoreError: A store file turned out damaged (the message names it).
         """
         return self._run(user_id, message, thread_id)
 
@@ -358,13 +403,24 @@ class Agent:
         return await asyncio.to_thread(self.chat, user_id, message, thread_id)
 
     def history(self, user_id: str, thread_id: str | None = None) -> list[tuple[str, str]]:
-        """(role, text) pairs of a conversation, oldest first."""
-        check_user_id(user_id)
-        state = self.graph.get_state({"configurable": {"thread_id": self._thread(user_id, thread_id)}})
+        """(role, text) pairs of a conversation, oldest first.
+
+        Raises:
+            ValueError: An invalid user or thread id.
+        """
+        key = conversation_key(user_id, thread_id or None)
+        with self._damage_named():
+            state = self.graph.get_state({"configurable": {"thread_id": key}})
         messages = state.values.get("messages", []) if state and state.values else []
         return [("user" if isinstance(m, HumanMessage) else "assistant", str(m.content)) for m in messages]
+
+    def _damage_named(self) -> AbstractContextManager[None]:
+        return self.conversations.damage_named() if self.conversations is not None else nullcontext()
 
     def close(self) -> None:
         """Close the databases."""
         self.memory.close()
-        self.checkpointer.conn.close()
+        if self.conversations is not None:
+            self.conversations.close()
+        else:
+            self.checkpointer.conn.close()

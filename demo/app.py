@@ -207,7 +207,12 @@ def build_demo(agent: Any) -> gr.Blocks:
                 yield {**show(s, _history(agent, s)), session: s, status: ""}
                 return
             s = s.after(reply)
-            yield {**show(s, _history(agent, s)), session: s, status: "", **memory_out(s.user)}
+            shown = _history(agent, s)
+            if len(shown) < len(messages):
+                # Refused before it was stored (too long, invalid text): the history does not keep it,
+                # but the person still sees what they sent and why it was refused.
+                shown = [*shown, messages[-1], {"role": "assistant", "content": reply.text}]
+            yield {**show(s, shown), session: s, status: "", **memory_out(s.user)}
 
         turn_outputs = [box, status, session, view, picture, *screen, *all_card_buttons]
         listen = dict(outputs=turn_outputs, trigger_mode="once", concurrency_id="turn")

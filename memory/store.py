@@ -8,6 +8,8 @@ in numpy (see ``memory.vectors``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sqlite3
 import threading
@@ -19,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from memory.filelock import FileLock
+from memory.health import StoreError, damaged, is_damage, open_checked
+from memory.ids import check_user_id
 from memory.schema import FeedbackEvent, InferredPreference, Interest, StandingInstruction, utcnow
 
 # Numbered migrations, applied in order inside one transaction each; PRAGMA user_version holds the number.
@@ -65,19 +70,39 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 USER_TABLES = ("instructions", "preferences", "interests", "feedback", "vectors", "kv", "events")
 
 
-class StoreError(RuntimeError):
-    """The memory file cannot be used (newer schema, not a database...)."""
-
-
-def check_user_id(user_id: object) -> str:
-    """Validate a user id: a non-empty string of at most 256 characters without NUL."""
-    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 256 or "\x00" in user_id:
-        raise ValueError(f"invalid user_id {user_id!r}: expected a non-empty string of at most 256 characters")
-    return user_id
-
-
 def _ts(value: datetime) -> str:
     return value.isoformat()
+
+
+def _apply_migrations(con: sqlite3.Connection, path: str) -> None:
+    """Bring a memory database to ``SCHEMA_VERSION`` (inside the caller's transaction, if any)."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: memory schema version {version} is newer than this Tastebud "
+            f"({SCHEMA_VERSION}); upgrade Tastebud to open it"
+        )
+    for number, statements in MIGRATIONS:
+        if number <= version:
+            continue
+        for statement in statements:
+            con.execute(statement)
+        con.execute(f"PRAGMA user_version = {number}")
+
+
+def _damage_named(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Damage found mid-use (pages the open-time check did not cover) raises ``StoreError`` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as err:
+            if is_damage(err):
+                raise damaged(self.path, f"damaged ({err})") from err
+            raise
+
+    return wrapper
 
 
 class SQLiteStore:
@@ -100,9 +125,16 @@ class SQLiteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._shared_lock = threading.RLock() if self.path == ":memory:" else None
+        self._guard: FileLock | None = None
         if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+            self.path = str(Path(self.path).expanduser())
+            # Refuses a damaged, truncated or emptied file before SQLite could treat it as new.
+            self._guard = open_checked(self.path, "memory", lambda con: _apply_migrations(con, self.path))
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # ---- connections ------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -136,7 +168,8 @@ class SQLiteStore:
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:  # a damaged file can end the transaction itself
+                    con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
         finally:
@@ -154,7 +187,8 @@ class SQLiteStore:
             try:
                 yield con
             finally:
-                con.execute("COMMIT")
+                if con.in_transaction:
+                    con.execute("COMMIT")
         finally:
             if self._shared_lock is not None:
                 self._shared_lock.release()
@@ -169,24 +203,17 @@ class SQLiteStore:
                     pass
             self._all.clear()
         self._local = threading.local()
+        if self._guard is not None:
+            self._guard.release()
 
     def _migrate(self) -> None:
         try:
             with self._write() as con:
-                version = con.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.path}: memory schema version {version} is newer than this Tastebud "
-                        f"({SCHEMA_VERSION}); upgrade Tastebud to open it"
-                    )
-                for number, statements in MIGRATIONS:
-                    if number <= version:
-                        continue
-                    for statement in statements:
-                        con.execute(statement)
-                    con.execute(f"PRAGMA user_version = {number}")
+                _apply_migrations(con, self.path)
+        except StoreError:
+            raise
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: not a usable memory database ({err})") from err
+            raise damaged(self.path, f"not a usable memory database ({err})") from err
 
     def schema_version(self) -> int:
         """The schema version of the open file."""
@@ -599,3 +626,9 @@ class SQLiteStore:
         finally:
             if self._shared_lock is not None:
                 self._shared_lock.release()
+
+
+# Every public method, so no caller ever sees a bare driver error for a damaged file.
+for _name, _method in list(vars(SQLiteStore).items()):
+    if not _name.startswith("_") and inspect.isfunction(_method):
+        setattr(SQLiteStore, _name, _damage_named(_method))

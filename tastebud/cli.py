@@ -391,6 +391,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
     _add_delegated({"train": train, "simulate": sub}, chosen)
+    from tastebud.store_cli import add_store
+
+    add_store(sub)
     return parser
 
 
@@ -401,11 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    from memory.health import StoreError
     from recsys.errors import AssetError, CatalogFormatError
 
     try:
         return int(args.func(args) or 0)
-    except (AssetError, CatalogFormatError, FileNotFoundError, ValueError) as exc:
+    except (AssetError, CatalogFormatError, FileNotFoundError, ValueError, StoreError) as exc:
         print(f"tastebud: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
 

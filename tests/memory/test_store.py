@@ -39,7 +39,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable memory database"):
+    with pytest.raises(StoreError, match="junk.sqlite3: damaged or not a SQLite database"):
         SQLiteStore(path)
 
 
