@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from agent.api import Agent, AgentConfig
-from tastebud.cli import main
 from agent.conversations import Conversations
 from agent.llm import BackendConfig
 from memory.health import StoreError
 from recsys.settings import Settings
+from tastebud.cli import main
 
 CONFIG = AgentConfig(backend=BackendConfig(kind="template"), recommender="itemknn", policy="maxent", retrieval=False)
 TURNS = ["never recommend horror", "a comedy please", "the 1990s"]
