@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The command's options (defaults reproduce the shipped model)."""
-    from agent.understanding.train import TrainConfig
+    from agent.understanding.config import TrainConfig
 
     d = TrainConfig()
     p.add_argument(
@@ -33,9 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and save; exits 2 with a clear message when redial-dev or the labels are missing."""
+    from agent.understanding.config import TrainConfig
     from agent.understanding.features import TokenEncoder
     from agent.understanding.titles import TitleIndex
-    from agent.understanding.train import TrainConfig
     from agent.understanding.train import run as train
     from recsys.datasets import load_catalog
     from recsys.encoder import TextEncoder

@@ -16,45 +16,14 @@ thin transformer layer, trained on labelled messages, read them into:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from agent.understanding.config import ModelConfig
 from agent.understanding.labels import ERAS, GENRE_STANCES, INTENTS, LASTING, OPINIONS, PREVIOUS, SITUATIONS
 
 TAGS: tuple[str, ...] = ("O", "B-TITLE", "I-TITLE", "B-PERSON", "I-PERSON")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelConfig:
-    """Shape of the heads.
-
-    Attributes:
-        d_in: Width of the frozen encoder's token states.
-        d_model: Width of the trained layers.
-        n_layers: Trained transformer layers over the token states.
-        n_heads: Attention heads of those layers.
-        dropout: Dropout in training.
-        max_tokens: Longest message read, in word pieces (longer ones are cut).
-        opinion_window: Word pieces on each side of a span that the opinion head reads as its near context.
-    """
-
-    d_in: int = 384
-    d_model: int = 192
-    n_layers: int = 1
-    n_heads: int = 4
-    dropout: float = 0.1
-    max_tokens: int = 128
-    opinion_window: int = 4
-
-    def __post_init__(self) -> None:
-        assert self.d_model % self.n_heads == 0, "d_model must be a multiple of n_heads"
-        assert self.n_layers >= 0 and self.max_tokens >= 8
-
-    def to_dict(self) -> dict[str, int | float]:
-        """JSON-able fields (saved beside the weights)."""
-        return asdict(self)
 
 
 def _masked_mean(weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

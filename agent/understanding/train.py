@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent.understanding.config import TrainConfig
 from agent.understanding.corpus import (
-    REPO_DATA,
     Example,
     Fillers,
-    default_redial_path,
     load_labels,
     load_redial,
     redial_examples,
@@ -48,68 +47,13 @@ from agent.understanding.labels import (
     SITUATIONS,
 )
 from agent.understanding.linker import LinkerWeights
-from agent.understanding.model import TAGS, ModelConfig, UnderstandingModel
+from agent.understanding.model import TAGS, UnderstandingModel
 from agent.understanding.titles import TitleIndex
 from agent.understanding.train_linker import fit_linker, linker_data, said_before
 from agent.understanding.train_rows import Row, collate, tensorize
 
 log = logging.getLogger(__name__)
 _YEAR = re.compile(r"[\(\[]\s*(?:18|19|20)\d\d\s*[\)\]]")
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-"""Where the shipped model lives (``tastebud train understanding`` writes here by default)."""
-
-
-def written_files(folder: Path) -> list[Path]:
-    """The written corpus files of a folder (``written_*.jsonl``), in name order."""
-    return sorted(folder.glob("written_*.jsonl"))
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainConfig:
-    """One training run.
-
-    Attributes:
-        redial_path: redial-dev's utterances.jsonl (the study part is trained on).
-        labels_path: Labels of redial-dev messages.
-        written_paths: The team-written corpus files (default: every ``written_*.jsonl`` beside the labels).
-        fillers_path: Placeholder values of the written corpus.
-        out: Folder to write the model to.
-        model: Shape of the heads.
-        epochs: Passes over the data (the best development epoch is kept).
-        batch_size: Messages per step.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        copies: Filled copies of each written row with placeholders.
-        context_dropout: Probability that a context-free message is seen after a random previous action.
-        dev_fraction: Share of study dialogues held out to choose the epoch and the linker threshold.
-        link_precision: Precision (on cross-fitted candidates) the linker threshold must reach.
-        folds: Cross-fitting folds for the linker's training data.
-        fold_epochs: Epochs of each fold's model.
-        seed: Seed of every random choice.
-    """
-
-    redial_path: Path = field(default_factory=default_redial_path)
-    labels_path: Path = REPO_DATA / "redial_labels.jsonl"
-    written_paths: tuple[Path, ...] = field(default_factory=lambda: tuple(written_files(REPO_DATA)))
-    fillers_path: Path = REPO_DATA / "fillers.json"
-    out: Path = WEIGHTS_DIR
-    model: ModelConfig = field(default_factory=ModelConfig)
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    copies: int = 3
-    context_dropout: float = 0.5
-    dev_fraction: float = 0.2
-    link_precision: float = 0.95
-    folds: int = 2
-    fold_epochs: int = 15
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        assert self.epochs >= 1 and self.batch_size >= 1 and self.lr > 0
-        assert 0.0 < self.dev_fraction < 1.0 and self.copies >= 1 and self.folds >= 2
 
 
 def is_dev(example_id: str, fraction: float) -> bool:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agent.understanding.config import written_files
 from agent.understanding.corpus import (
     REPO_DATA,
     Fillers,
@@ -19,7 +20,6 @@ from agent.understanding.corpus import (
 )
 from agent.understanding.labels import MessageLabel
 from agent.understanding.titles import TitleIndex
-from agent.understanding.train import written_files
 
 FROZEN_SHA256 = "7f0425dc56d123917fa46c37a50c0b7e816c69809c512ed0f11fa99440830e2e"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from agent.understanding.config import TrainConfig
 from agent.understanding.corpus import REPO_DATA, Fillers, written_examples
 from agent.understanding.features import TokenEncoder
 from agent.understanding.labels import LABEL_GENRES
 from agent.understanding.linker import LinkerWeights
 from agent.understanding.model import ModelConfig, UnderstandingModel
 from agent.understanding.titles import TitleIndex
-from agent.understanding.train import TrainConfig, fit_model, fold_of, losses, save
+from agent.understanding.train import fit_model, fold_of, losses, save
 from agent.understanding.train_linker import fit_linker, linker_data
 from agent.understanding.train_rows import collate, tag_sequence, tensorize
 

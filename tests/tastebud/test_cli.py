@@ -129,6 +129,7 @@ print("heavy:", ",".join(heavy))
         ["simulate", "--help"],
         ["train", "policy", "--help"],
         ["train", "seqrec", "--help"],
+        ["train", "understanding", "--help"],
         ["chat", "--help"],
         ["demo", "--help"],
     ],
