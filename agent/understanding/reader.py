@@ -337,6 +337,8 @@ class LearnedUnderstander:
             or any(w > 0 for w in weights.values())
             or any(f.opinion == "liked" for f in films)
             or situation is not None
+            # A window ("the 1990s", "from 1985 to 1995") asks for those years; a single bound limits.
+            or {a.op for a in years} >= {"year_min", "year_max"}
         )
         if lasting == "none" and intent in ("request", "preference") and (unwanted or years) and not asks_for_something:
             maybe_remember = self._lasting(text, "rule", {}, unwanted, explicit, years, [], [], seen, None)

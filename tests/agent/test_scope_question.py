@@ -50,6 +50,7 @@ def test_no_scope_question_for_a_request_a_rule_or_a_constraint_inside_a_search(
         "something light for tonight, no horror",
         "never recommend war films",
         "I want a comedy, nothing before 1990",
+        "I want to watch a film: the 1990s",
     ):
         reply = agent.chat(f"user-{len(message)}", message, "one")
         assert reply.question is None or reply.question.attribute != SCOPE, message
