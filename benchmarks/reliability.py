@@ -158,31 +158,21 @@ def damaged_file_cases(data: Path, seeds: int = 10) -> dict[str, int]:
     A case passes when opening raises ``StoreError`` naming the file and leaves the file as it was.
     """
     import hashlib
-    import random
     import shutil
 
     from agent.conversations import Conversations
-    from memory.health import FILES, StoreError
+    from memory.health import DAMAGES, FILES, StoreError, damage_file
     from memory.store import SQLiteStore
 
     cases = passed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for kind, name in FILES.items():
-            for how in ("empty", "truncated", "random-4k"):
+            for how in DAMAGES:
                 for seed in range(seeds if how != "empty" else 1):
                     folder = Path(tmp) / f"{kind}-{how}-{seed}"
                     shutil.copytree(data, folder, ignore=shutil.ignore_patterns("*.lock", "locks"))
-                    path, rng = folder / name, random.Random(seed)
-                    raw = bytearray(path.read_bytes())
-                    if how == "empty":
-                        raw = bytearray()
-                    elif how == "truncated":
-                        raw = raw[: rng.randrange(1, len(raw) - 1)]
-                    else:
-                        start = rng.randrange(0, len(raw) - 4096)
-                        raw[start : start + 4096] = rng.randbytes(4096)
-                    path.write_bytes(bytes(raw))
-                    before = hashlib.sha256(raw).hexdigest()
+                    path = folder / name
+                    before = hashlib.sha256(damage_file(path, how, seed)).hexdigest()
                     cases += 1
                     try:
                         opened = Conversations(folder) if kind == "conversations" else SQLiteStore(path)

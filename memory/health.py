@@ -9,6 +9,7 @@ gone) or fail later, on some user's turn, with a bare ``DatabaseError``.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -249,3 +250,28 @@ def _create(file: Path, create: Callable[[sqlite3.Connection], None]) -> None:
         pass
     finally:
         fresh.unlink(missing_ok=True)
+
+
+DAMAGES: tuple[str, ...] = ("empty", "truncated", "random-4k")
+"""How files get damaged: a failed copy or full disk (empty), a cut-off write (truncated), bad
+sectors or a stray writer (4 KB of random bytes at a random offset, not only on page boundaries)."""
+
+
+def damage_file(path: Path, how: str, seed: int) -> bytes:
+    """Damage a file in place as ``how`` (one of ``DAMAGES``) says; returns its new bytes.
+
+    Fault injection for the tests and ``benchmarks/reliability.py``: the checks above must name
+    the file for every kind of damage.
+    """
+    raw, rng = bytearray(path.read_bytes()), random.Random(seed)
+    if how == "empty":
+        raw = bytearray()
+    elif how == "truncated":
+        raw = raw[: rng.randrange(1, len(raw) - 1)]
+    elif how == "random-4k":
+        start = rng.randrange(0, len(raw) - 4096)
+        raw[start : start + 4096] = rng.randbytes(4096)
+    else:
+        raise ValueError(f"unknown damage {how!r}; one of {DAMAGES}")
+    path.write_bytes(bytes(raw))
+    return bytes(raw)

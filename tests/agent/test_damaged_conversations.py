@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from agent.api import Agent, AgentConfig
 from agent.conversations import Conversations
 from agent.llm import BackendConfig
-from memory.health import StoreError
+from memory.health import DAMAGES, StoreError, damage_file
 from recsys.settings import Settings
 from tastebud.cli import main
 
@@ -47,23 +46,11 @@ def data(filled: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def _damage(path: Path, how: str, seed: int) -> None:
-    raw, rng = bytearray(path.read_bytes()), random.Random(seed)
-    if how == "empty":
-        raw = bytearray()
-    elif how == "truncated":
-        raw = raw[: rng.randrange(1, len(raw) - 1)]
-    else:
-        start = rng.randrange(0, len(raw) - 4096)
-        raw[start : start + 4096] = rng.randbytes(4096)
-    path.write_bytes(bytes(raw))
-
-
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("how", ["empty", "truncated", "random-4k"])
+@pytest.mark.parametrize("how", DAMAGES)
 def test_a_damaged_conversation_file_is_a_clear_error(data: Path, how: str, seed: int) -> None:
     path = data / "conversations.sqlite"
-    _damage(path, how, seed)
+    damage_file(path, how, seed)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(StoreError) as err:
         Conversations(data)
@@ -87,7 +74,7 @@ def test_store_check_backup_restore_round_trip(
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [f["ok"] for f in report["files"]] == [True, True]
     assert main(["store", "backup", str(tmp_path / "bk"), "--data-dir", str(data)]) == 0
-    _damage(data / "conversations.sqlite", "random-4k", 0)
+    damage_file(data / "conversations.sqlite", "random-4k", 0)
     (data / "memory.sqlite").write_bytes(b"")
     assert main(["store", "check", "--data-dir", str(data), "--json"]) == 2
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

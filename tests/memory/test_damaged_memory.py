@@ -11,12 +11,11 @@ import hashlib
 import random
 import sqlite3
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from memory.health import StoreError, backup_file, check_file, restore_file
+from memory.health import DAMAGES, StoreError, backup_file, check_file, damage_file, restore_file
 from memory.store import SQLiteStore
 
 USERS = [f"user{u}" for u in range(12)]
@@ -37,32 +36,10 @@ def good(tmp_path: Path) -> Path:
     return path
 
 
-def _empty(data: bytes, rng: random.Random) -> bytes:
-    return b""
-
-
-def _truncated(data: bytes, rng: random.Random) -> bytes:
-    return data[: rng.randrange(1, len(data) - 1)]
-
-
-def _random_page(data: bytes, rng: random.Random) -> bytes:
-    damaged = bytearray(data)
-    start = rng.randrange(0, len(data) - 4096)  # anywhere, not only on page boundaries
-    damaged[start : start + 4096] = rng.randbytes(4096)
-    return bytes(damaged)
-
-
-DAMAGES: dict[str, Callable[[bytes, random.Random], bytes]] = {
-    "empty": _empty,
-    "truncated": _truncated,
-    "random-4k": _random_page,
-}
-
-
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_memory_file_is_a_clear_error_and_is_left_as_it_was(good: Path, damage: str, seed: int) -> None:
-    good.write_bytes(DAMAGES[damage](good.read_bytes(), random.Random(seed)))
+    damage_file(good, damage, seed)
     before = hashlib.sha256(good.read_bytes()).hexdigest()
     with pytest.raises(StoreError) as err:
         SQLiteStore(good)
