@@ -30,6 +30,7 @@ import numpy as np
 from agent.simulate.users import Target
 from recsys.catalog import Catalog
 from recsys.errors import CatalogFormatError
+from recsys.loaders.generic import csv_rows
 
 if TYPE_CHECKING:
     from agent.simulate.mcr import MCRConfig
@@ -89,24 +90,17 @@ def read_episodes(path: Path, catalog: Catalog) -> list[tuple[str, int, int]]:
     if not path.is_file():
         raise FileNotFoundError(f"episodes file {path} does not exist")
     rows = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        for required in ("user", "target"):
-            if required not in header:
-                raise CatalogFormatError(path, 1, required, f"header lacks required column (has {header})")
-        for row in reader:
-            line = reader.line_num
-            if (row.get("target2") or "").strip():
-                raise CatalogFormatError(
-                    path, line, "target2", "two-target episodes (the MCMIPL protocol) are not supported yet"
-                )
-            user, item = (row["user"] or "").strip(), (row["target"] or "").strip()
-            if not user:
-                raise CatalogFormatError(path, line, "user", "empty user id")
-            if item not in catalog.index:
-                raise CatalogFormatError(path, line, "target", f"item id {item[:40]!r} is not in the item file")
-            rows.append((user, catalog.index[item], line))
+    for line, row in csv_rows(path, ("user", "target")):
+        if (row.get("target2") or "").strip():
+            raise CatalogFormatError(
+                path, line, "target2", "two-target episodes (the MCMIPL protocol) are not supported yet"
+            )
+        user, item = (row["user"] or "").strip(), (row["target"] or "").strip()
+        if not user:
+            raise CatalogFormatError(path, line, "user", "empty user id")
+        if item not in catalog.index:
+            raise CatalogFormatError(path, line, "target", f"item id {item[:40]!r} is not in the item file")
+        rows.append((user, catalog.index[item], line))
     if not rows:
         raise CatalogFormatError(path, None, None, "no episodes")
     return rows
@@ -114,13 +108,11 @@ def read_episodes(path: Path, catalog: Catalog) -> list[tuple[str, int, int]]:
 
 def count_fixed_episodes(config: MCRConfig) -> int | None:
     """How many episodes the files fix (None when episodes are drawn from the default split)."""
-    if config.episodes_file:
-        with Path(config.episodes_file).open(encoding="utf-8", newline="") as fh:
-            return sum(1 for row in csv.DictReader(fh) if any((v or "").strip() for v in row.values()))
-    if config.split_files:
-        with Path(config.split_files[2]).open(encoding="utf-8", newline="") as fh:
-            return sum(1 for row in csv.DictReader(fh) if any((v or "").strip() for v in row.values()))
-    return None
+    path = config.episodes_file or (config.split_files[2] if config.split_files else None)
+    if path is None:
+        return None
+    with Path(path).open(encoding="utf-8", newline="") as fh:
+        return sum(1 for row in csv.DictReader(fh) if any((v or "").strip() for v in row.values()))
 
 
 def _sequence_data(catalog: Catalog, sequences: dict[str, list[int]]) -> SequenceData:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -57,22 +58,28 @@ def load_items_jsonl(path: Path) -> list[Item]:
     return items
 
 
-def load_interactions_csv(path: Path, items: list[Item]) -> InteractionColumns:
-    """Interactions from a CSV with a header; unknown items and bad numbers fail with line and field."""
-    cols = InteractionColumns(items)
+def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV with a header that has the ``required`` columns; a header
+    without them or a row with the wrong number of columns fails with file, line and field."""
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
-        for required in ("user", "item"):
-            if required not in header:
-                raise CatalogFormatError(path, 1, required, f"header lacks required column (has {header})")
+        for column in required:
+            if column not in header:
+                raise CatalogFormatError(path, 1, column, f"header lacks required column (has {header})")
         for row in reader:
-            no = reader.line_num
             if None in row or any(v is None for v in row.values()):
-                raise CatalogFormatError(path, no, None, f"expected {len(header)} columns")
-            rating = parse_float(row["rating"], path, no, "rating") if row.get("rating") not in (None, "") else 1.0
-            ts = parse_int(row["timestamp"], path, no, "timestamp") if row.get("timestamp") not in (None, "") else 0
-            cols.add(row["user"].strip(), row["item"].strip(), rating, ts, path, no)
+                raise CatalogFormatError(path, reader.line_num, None, f"expected {len(header)} columns")
+            yield reader.line_num, row
+
+
+def load_interactions_csv(path: Path, items: list[Item]) -> InteractionColumns:
+    """Interactions from a CSV with a header; unknown items and bad numbers fail with line and field."""
+    cols = InteractionColumns(items)
+    for no, row in csv_rows(path, ("user", "item")):
+        rating = parse_float(row["rating"], path, no, "rating") if row.get("rating") not in (None, "") else 1.0
+        ts = parse_int(row["timestamp"], path, no, "timestamp") if row.get("timestamp") not in (None, "") else 0
+        cols.add(row["user"].strip(), row["item"].strip(), rating, ts, path, no)
     return cols
 
 
