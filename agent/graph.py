@@ -151,10 +151,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     pending = state.get("pending") or {}
     if turn.intent == "answer" and pending.get("attribute") == scope.SCOPE:
-        if turn.answer != [scope.ALWAYS]:
-            return {"pending": None, "facts": ["OK, just for this search."]}
-        facts, changes = remembering.store_lasting(memory, user, scope.candidates(pending))
-        return {"pending": None, "facts": facts, "memory_changes": changes}
+        return scope.settle(memory, user, turn.answer, pending)
     if turn.intent == "answer":
         return answer_update(dict(state), turn, lambda value, liked: memory.record_answer(user, value, liked=liked))
     return _statement(runtime, state, turn)

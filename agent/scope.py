@@ -10,9 +10,13 @@ this search.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agent.remembering import store_lasting
 from agent.turn import Remember
+
+if TYPE_CHECKING:
+    from memory.service import Memory
 
 SCOPE = "scope"
 ALWAYS, THIS_SEARCH = "always", "search"
@@ -60,3 +64,11 @@ def parse(folded: str) -> list[str]:
 def candidates(pending: dict[str, Any]) -> list[Remember]:
     """What the question would store."""
     return [Remember.model_validate(r) for r in pending.get("remember", [])]
+
+
+def settle(memory: Memory, user: str, answer: list[str], pending: dict[str, Any]) -> dict[str, Any]:
+    """The state update for an answer: store the rule on "from now on", else leave it at this search."""
+    if answer != [ALWAYS]:
+        return {"pending": None, "facts": ["OK, just for this search."]}
+    facts, changes = store_lasting(memory, user, candidates(pending))
+    return {"pending": None, "facts": facts, "memory_changes": changes}
