@@ -18,7 +18,8 @@ Under a two-target protocol (``mcmipl``, ``agent.simulate.protocols``) every epi
 target: the episodes file's ``target2`` column (required there, refused by the one-target
 protocols); without a file, each user's last item (target) and second-to-last item (target2) of
 the leave-one-out split, with the items before them as history; from split files, a user's test
-(or, to learn on, valid) items taken two at a time in file order (1st and 2nd, 3rd and 4th, ...).
+(or, to learn on, valid) items taken two at a time in time order (timestamp, then file order:
+1st and 2nd, 3rd and 4th, ...).
 Drawn pairs whose targets share no askable value cannot open and are left out by the environment;
 episodes from files must open (an error names the first that cannot).
 """
