@@ -48,7 +48,7 @@ def main() -> None:
     import torch
 
     from agent.learning import checkpoint
-    from agent.policy import MaxEntropyConfig, MaxEntropyPolicy, Observation
+    from agent.policy import MaxEntropyPolicy, Observation
     from agent.simulate.mcr import Environment, MCRConfig, run_fast
     from recsys.datasets import load_catalog
     from recsys.settings import Settings
@@ -63,8 +63,9 @@ def main() -> None:
     torch.set_num_threads(1)
     learned, tree, meta = checkpoint.load(cfg.checkpoint)
     question = learned.features.question
-    env = Environment(load_catalog(cfg.dataset, Settings.from_env()), MCRConfig(question=question), seed=0)
-    maxent = MaxEntropyPolicy(MaxEntropyConfig(question=question))
+    mcr = MCRConfig(question=question, protocol=learned.features.protocol)  # the protocol it was trained under
+    env = Environment(load_catalog(cfg.dataset, Settings.from_env()), mcr, seed=0)
+    maxent = MaxEntropyPolicy(mcr.maxent_config())
 
     seen: list[Observation] = []
 

@@ -73,3 +73,33 @@ def write_tiny_catalog(folder: Path, users: int = 40, items: int = 60, per_user:
 def tiny_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny generic catalog folder (40 users, 60 items, genres and years) for fast end-to-end runs."""
     return write_tiny_catalog(tmp_path_factory.mktemp("tiny") / "catalog")
+
+
+MOODS = ("calm", "dark", "happy", "tense")
+TAGS = ("jazz", "rock", "folk", "live", "cover", "piano", "vocal", "remix")
+
+
+@pytest.fixture(scope="session")
+def tagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """80 items with a mood (text), tags (a list) and a year (a number), no genres; 40 users leaning to a mood."""
+    import csv
+    import json
+
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("tagged")
+    rng = np.random.default_rng(1)
+    moods = [MOODS[i % 4] for i in range(80)]
+    with (folder / "items.jsonl").open("w") as f:
+        for i in range(80):
+            tags = sorted({TAGS[i % 8], TAGS[int(rng.integers(8))]})
+            attributes = {"mood": moods[i], "tags": tags, "plays": int(rng.integers(3))}
+            f.write(json.dumps({"id": f"a{i}", "title": f"Artist {i}", "attributes": attributes}) + "\n")
+    with (folder / "interactions.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user", "item", "timestamp"])
+        for u in range(40):
+            weight = np.array([4.0 if m == MOODS[u % 4] else 1.0 for m in moods])
+            for t, i in enumerate(rng.choice(80, 12, replace=False, p=weight / weight.sum())):
+                w.writerow([f"u{u}", f"a{i}", t])
+    return folder

@@ -16,7 +16,13 @@ import json
 import logging
 import time
 
-from agent.simulate.cli import add_attribute_arguments, add_episode_arguments, mcr_data_flags
+from agent.simulate.cli import (
+    add_attribute_arguments,
+    add_episode_arguments,
+    add_protocol_arguments,
+    mcr_data_flags,
+    resolve_protocol_flags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", choices=["auto", "cpu"], help="auto = cpu: the MLP is tiny, episodes dominate"
     )
-    p.add_argument(
-        "--question",
-        choices=["multi", "binary"],
-        default="multi",
-        help="multi: choose among values of one attribute type; binary: yes/no on one value",
-    )
+    add_protocol_arguments(p)  # the policy learns and is evaluated under the chosen protocol's rules
     p.add_argument("--seed", type=int, default=0, help="training seed, and the seed of the held-out evaluation")
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates in the simulator")
-    p.add_argument("--max-turns", type=int, default=15, help="turns per episode (questions and lists both count)")
-    p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--tree-depth", type=int, default=4, help="depth of the decision tree distilled from the policy")
     p.add_argument("--gamma", type=float, help="discount (default: rollout 1.0, dqn 0.95)")
     p.add_argument(
@@ -65,9 +64,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        help="run folder: checkpoints, curve.png, results.json (default: runs/policy/<dataset>-<question>-<learner>-<seed>)",
+        help="run folder: checkpoints, curve.png, results.json (default: runs/policy/<dataset>-<question>-<learner>-"
+        "<seed>, with -<protocol> after it for a --protocol other than tastebud)",
     )
-    p.add_argument("--save", help="final checkpoint folder (default: the agent's cache path for this catalog)")
+    p.add_argument(
+        "--save",
+        help="final checkpoint folder (default: the cache path for this catalog, question and protocol; the agent "
+        "reads the multi-choice tastebud one)",
+    )
     p.add_argument("--no-save", action="store_true", help="keep the checkpoint in --out only")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -78,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate; print a summary (and with ``--json`` one JSON object last)."""
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
     from pathlib import Path
 
     import torch
@@ -96,10 +100,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None))
     catalog = load_catalog(args.dataset, settings)
-    mcr = MCRConfig(
-        max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender, **mcr_data_flags(args)
+    mcr = MCRConfig(recommender=args.recommender, **resolve_protocol_flags(args), **mcr_data_flags(args))
+    features = FeatureConfig(
+        question=args.question, max_turns=args.max_turns, max_options=mcr.rules.options, protocol=args.protocol
     )
-    features = FeatureConfig(question=args.question, max_turns=args.max_turns)
     config: DQNConfig | rollout.RolloutConfig
     if args.learner == "dqn":
         episodes = args.episodes or 3000
@@ -118,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             gamma=1.0 if args.gamma is None else args.gamma,
         )
-    out = Path(args.out or f"runs/policy/{Path(args.dataset).name}-{args.question}-{args.learner}-{args.seed}")
+    suffix = "" if args.protocol == "tastebud" else f"-{args.protocol}"
+    out = Path(args.out or f"runs/policy/{Path(args.dataset).name}-{args.question}-{args.learner}-{args.seed}{suffix}")
     out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
@@ -136,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "dataset": catalog.name,
         "question": args.question,
+        "protocol": args.protocol,
         "seed": args.seed,
         "episodes": episodes,
         "learner": args.learner,
@@ -149,16 +155,16 @@ def run(args: argparse.Namespace) -> int:
     }
 
     def on_eval(net: torch.nn.Module, row: dict[str, float], is_best: bool) -> None:
-        checkpoint.save(out / "last", net, features, {**meta, "row": row})  # type: ignore[arg-type]
+        checkpoint.save(out / "last", net, features, {**meta, "row": row})
         if is_best:
-            checkpoint.save(out / "best", net, features, {**meta, "row": row})  # type: ignore[arg-type]
+            checkpoint.save(out / "best", net, features, {**meta, "row": row})
 
     train = dqn.train if args.learner == "dqn" else rollout.train
-    result = train(env, train_targets, val_targets, features, config, on_eval=on_eval, progress=not args.no_progress)  # type: ignore[arg-type]
+    result = train(env, train_targets, val_targets, features, config, on_eval=on_eval, progress=not args.no_progress)
     curve_png = plot_curve(result.curve, out / "curve.png", f"{catalog.name} {args.question} seed {args.seed}")
     anchor = None
     if result.best.get("anchored"):  # a conservative step from max-entropy (rollout learner, first round)
-        anchor = (replace(mcr.maxent, question=args.question), float(result.best["margin"]))
+        anchor = (mcr.maxent_config(), float(result.best["margin"]))
     learned = LearnedPolicy(result.net, features)
     if anchor is not None:
         learned.base, learned.margin = MaxEntropyPolicy(anchor[0]), anchor[1]
@@ -172,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     saved = None
     if not args.no_save:
         saved = checkpoint.save(
-            Path(args.save or policy_dir(settings.cache_dir, args.dataset, args.question)),
+            Path(args.save or policy_dir(settings.cache_dir, args.dataset, args.question, args.protocol)),
             result.net,
             features,
             meta,
@@ -198,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
     payload = {
         "dataset": catalog.name,
         "question": args.question,
+        "protocol": args.protocol,
         "seed": args.seed,
         "episodes": episodes,
         "learner": args.learner,

@@ -128,7 +128,11 @@ class _Recording:
 
 
 def step_reward(step: Step, reward: RewardConfig, max_turns: int) -> float:
-    """The protocol's reward for one step (UNICORN's shape; ``success_shape`` scales success)."""
+    """The protocol's reward for one step (UNICORN's shape; ``success_shape`` scales success).
+
+    ``max_turns`` is the episode's action budget (``MCRConfig.actions``): a step at it that is not a
+    success runs out of turns.
+    """
     if step.asked:
         r = reward.accepted_question if step.accepted else reward.rejected_question
     elif step.accepted:
@@ -150,7 +154,7 @@ def step_rewards(
     reward: RewardConfig,
 ) -> np.ndarray:
     """The reward of every recorded decision of an episode (the truthful user's answers, recomputed)."""
-    user = TruthfulUser(target, env.space)
+    user = TruthfulUser(target, env.space)  # two targets: a value either has is accepted
     out = np.zeros(len(steps), np.float32)
     for n, (_, _, ask) in enumerate(steps):
         if ask is None:
@@ -158,7 +162,7 @@ def step_rewards(
             step = Step(asked=False, accepted=success, rank=result.rank if success else None, turn=n + 1)
         else:
             step = Step(asked=True, accepted=bool(user.answer(ask).chosen), rank=None, turn=n + 1)
-        out[n] = step_reward(step, reward, env.config.max_turns)
+        out[n] = step_reward(step, reward, env.config.actions)
     return out
 
 

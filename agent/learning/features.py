@@ -48,12 +48,15 @@ class FeatureConfig:
         slots: Questions in the shortlist (actions = 1 + slots).
         max_options: Options offered by a multiple-choice question.
         max_turns: Turn budget the ``turn`` feature is scaled by.
+        protocol: The MCR protocol preset it was trained under (``agent.simulate.protocols``); its
+            ``max_options`` is the preset's options per question.
     """
 
     question: Literal["multi", "binary"] = "multi"
     slots: int = 5
     max_options: int = 5
     max_turns: int = 15
+    protocol: str = "tastebud"
 
     def __post_init__(self) -> None:
         if self.question not in ("multi", "binary"):

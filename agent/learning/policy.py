@@ -142,7 +142,9 @@ class TreePolicy:
         return "\n".join(lines)
 
 
-def policy_dir(cache_dir: Path, dataset: str, question: str = "multi") -> Path:
-    """Where the agent looks for a trained policy of a catalog (multi-choice questions: the agent's kind)."""
+def policy_dir(cache_dir: Path, dataset: str, question: str = "multi", protocol: str = "tastebud") -> Path:
+    """Where a trained policy of a catalog is saved by default (the agent reads the multi-choice, tastebud one)."""
     suffix = "" if question == "multi" else f"-{question}"
+    if protocol != "tastebud":
+        suffix += f"-{protocol}"
     return Path(cache_dir) / "models" / f"{Path(dataset).name}-policy{suffix}"

@@ -110,7 +110,7 @@ class RolloutConfig:
 def finish(episode: Episode, policy: Policy, rewards: Sequence[RewardConfig], gamma: float) -> np.ndarray:
     """Play ``episode`` to its end with ``policy``; the discounted return from here under each reward."""
     total, discount = np.zeros(len(rewards)), 1.0
-    max_turns = episode.env.config.max_turns
+    max_turns = episode.env.config.actions
     while not episode.done:
         obs = episode.observation()
         step = episode.step(policy.decide(obs), obs.candidates)
@@ -147,7 +147,7 @@ def collect(
     from tqdm import tqdm
 
     rng = np.random.default_rng([config.seed, seed])
-    max_turns = env.config.max_turns
+    max_turns = env.config.actions
     rewards = config.rewards()
     xs, masks, qs = [], [], []
     for i, target in enumerate(tqdm(targets, disable=not progress, desc="rollouts", mininterval=5)):
@@ -230,7 +230,7 @@ def train(
     assert train_targets, "no training targets"
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    maxent = MaxEntropyPolicy(replace(env.config.maxent, question=env.config.question))
+    maxent = MaxEntropyPolicy(env.config.maxent_config())
     policy: Policy = maxent
     reference = validate(env, val_targets, maxent, config.val_seeds) if val_targets else {}
     log.info("policy iteration: max-entropy on validation %s", reference)

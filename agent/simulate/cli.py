@@ -10,6 +10,7 @@ import sys
 import time
 
 from agent.simulate.policies import POLICY_HELP, check_policy, policy_name
+from agent.simulate.protocols import PROTOCOL_HELP, PROTOCOL_NAMES, PROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="MCR episodes, or personas (default 100; with --episodes-file or --split-files: all the files give)",
     )
     p.add_argument("--seed", type=int, default=0, help="fixes the episodes drawn and every random choice in them")
-    p.add_argument(
-        "--question",
-        choices=["multi", "binary"],
-        default="multi",
-        help="multi: choose among values of one attribute type; binary: yes/no on one value",
-    )
+    add_protocol_arguments(p)
     p.add_argument("--engine", choices=["fast", "agent"], default="fast", help="MCR: policy directly, or agent.chat")
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates (itemknn, sasrec-ce, ...)")
-    p.add_argument("--max-turns", type=int, default=15, help="turns per episode (questions and lists both count)")
-    p.add_argument("-k", type=int, default=10, help="items per list")
     p.add_argument("--sessions", type=int, default=3, help="persona: sessions per persona")
     add_episode_arguments(p)
     add_attribute_arguments(p)
@@ -60,11 +54,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-ray", action="store_true", help="run in this process (also what happens without Ray)")
     p.add_argument(
         "--out",
-        help="report folder (default: runs/simulate/<mode>-<engine>-<policy>-<question>-<seed>; persona mode "
-        "always runs the agent engine)",
+        help="report folder (default: runs/simulate/<mode>-<engine>-<policy>-<question>-<seed>, with "
+        "-<protocol> after it for a --protocol other than tastebud; persona mode always runs the agent engine)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+
+
+def add_protocol_arguments(p: argparse.ArgumentParser) -> None:
+    """``--protocol`` and the question kind, turns and list size it sets (also flags of ``tastebud train policy``)."""
+    p.add_argument("--protocol", choices=PROTOCOL_NAMES, default="tastebud", help=PROTOCOL_HELP)
+    p.add_argument(
+        "--question",
+        choices=["multi", "binary"],
+        help="multi: choose among values of one attribute type; binary: yes/no on one value (default: the "
+        "protocol's: tastebud and mcmipl multi, scpr binary)",
+    )
+    p.add_argument(
+        "--max-turns",
+        type=int,
+        help="turns per episode, questions and lists both counting (default 15; fixed by scpr and mcmipl, "
+        "where the opening takes the first)",
+    )
+    p.add_argument("-k", type=int, help="items per list (default 10; fixed by scpr and mcmipl)")
+
+
+def resolve_protocol_flags(args: argparse.Namespace) -> dict[str, object]:
+    """Fill ``--question``, ``--max-turns`` and ``-k`` left out with the protocol's; their ``MCRConfig`` fields."""
+    rules = PROTOCOLS[args.protocol]
+    args.question = args.question or rules.question
+    args.max_turns = rules.max_turns if args.max_turns is None else args.max_turns
+    args.k = rules.k if args.k is None else args.k
+    return {"protocol": args.protocol, "question": args.question, "max_turns": args.max_turns, "k": args.k}
 
 
 def add_episode_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,8 +100,9 @@ def add_episode_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--episodes-file",
-        help="MCR: CSV with a 'user,target' header: the episodes, in file order (history: the user's other "
-        "items; without --split-files their pairs are removed before anything is fitted)",
+        help="MCR: CSV with a 'user,target' header (and 'target2' under --protocol mcmipl): the episodes, in "
+        "file order (history: the user's other items; without --split-files their pairs are removed before "
+        "anything is fitted)",
     )
 
 
@@ -133,7 +155,8 @@ def mcr_data_flags(args: argparse.Namespace) -> dict[str, object]:
 def default_out(args: argparse.Namespace) -> str:
     """The report folder when ``--out`` is not given (the ``--out`` help states the same pattern)."""
     engine = "agent" if args.mode == "persona" else args.engine
-    return f"runs/simulate/{args.mode}-{engine}-{policy_name(args.policy)}-{args.question}-{args.seed}"
+    suffix = "" if args.protocol == "tastebud" else f"-{args.protocol}"
+    return f"runs/simulate/{args.mode}-{engine}-{policy_name(args.policy)}-{args.question}-{args.seed}{suffix}"
 
 
 def _ray_importable() -> bool:
@@ -156,9 +179,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.simulate.runner import SimulationConfig, run_local, run_ray
     from recsys.settings import Settings
 
-    mcr = MCRConfig(
-        max_turns=args.max_turns, k=args.k, question=args.question, recommender=args.recommender, **mcr_data_flags(args)
-    )
+    mcr = MCRConfig(recommender=args.recommender, **resolve_protocol_flags(args), **mcr_data_flags(args))
     fixed = count_fixed_episodes(mcr)
     if fixed is not None and args.mode != "mcr":
         raise ValueError("--split-files and --episodes-file apply to --mode mcr")
@@ -201,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         "policy": args.policy,
         "policy_checkpoint": None if checkpoint is None else str(checkpoint),
         "question": args.question,
+        "protocol": args.protocol,
         "dataset": args.dataset,
         "episodes": config.episodes,
         "split_files": args.split_files,
@@ -211,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         "report": str(report),
     }
     scalars = ", ".join(f"{k} {v}" for k, v in figures.items() if isinstance(v, int | float))
-    print(f"{args.mode} / {args.policy} / seed {args.seed}: {scalars}")  # noqa: T201
+    print(f"{args.mode} / {args.protocol} / {args.policy} / seed {args.seed}: {scalars}")  # noqa: T201
     print(f"report: {report}")  # noqa: T201
     if args.json:
         print(json.dumps(payload))  # noqa: T201

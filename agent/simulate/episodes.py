@@ -9,13 +9,19 @@ Three sources, so a published split and published test episodes can be used as t
   early-stopping targets of neural recommenders); episodes are every ``test`` pair in file order,
   with the user's ``train`` + ``valid`` items as history; a learned policy trains on the ``valid``
   pairs (history: ``train``);
-- an episodes file (CSV ``user,target``): the episodes, in file order. With split files the
-  history is the user's ``train`` + ``valid`` items; without them, every (user, target) pair of
+- an episodes file (CSV ``user,target[,target2]``): the episodes, in file order. With split files
+  the history is the user's ``train`` + ``valid`` items; without them, every (user, target) pair of
   the file is removed from the interactions before the leave-one-out split, so no episode's
   target reaches the recommender, and the history is the user's remaining items.
 
-A two-target column (``target2``, the MCMIPL protocol) is refused with a message: that protocol is
-not built yet.
+Under a two-target protocol (``mcmipl``, ``agent.simulate.protocols``) every episode has a second
+target: the episodes file's ``target2`` column (required there, refused by the one-target
+protocols); without a file, each user's last item (target) and second-to-last item (target2) of
+the leave-one-out split, with the items before them as history; from split files, a user's test
+(or, to learn on, valid) items taken two at a time in time order (timestamp, then file order:
+1st and 2nd, 3rd and 4th, ...).
+Drawn pairs whose targets share no askable value cannot open and are left out by the environment;
+episodes from files must open (an error names the first that cannot).
 """
 
 from __future__ import annotations
@@ -57,10 +63,11 @@ class EpisodeData:
     fixed: bool
 
 
-def held_out_targets(split: Split, stages: tuple[str, ...] = ("test", "valid")) -> list[Target]:
+def held_out_targets(split: Split, stages: tuple[str, ...] = ("test", "valid"), targets: int = 1) -> list[Target]:
     """Held-out (user, item) pairs of a leave-one-out split of catalog sequences, in a fixed order.
 
-    Model id ``m`` of a catalog-built split is catalog index ``m - 1``.
+    With ``targets=2``: one two-target episode per user instead (last item, then second-to-last item;
+    ``stages`` does not apply). Model id ``m`` of a catalog-built split is catalog index ``m - 1``.
     """
     data = split.data
     assert data.catalog_index is not None, "the split must come from a catalog (recsys.seqrec.data.from_catalog)"
@@ -68,6 +75,9 @@ def held_out_targets(split: Split, stages: tuple[str, ...] = ("test", "valid")) 
     for u in split.eval_users:
         seq = data.catalog_index[data.sequences[u] - 1]
         user_id = data.user_ids[u]
+        if targets == 2:
+            out.append(Target(user_id, int(seq[-1]), tuple(int(i) for i in seq[:-2]), "pair", item2=int(seq[-2])))
+            continue
         if "test" in stages:
             out.append(Target(user_id, int(seq[-1]), tuple(int(i) for i in seq[:-1]), "test"))
         if "valid" in stages:
@@ -84,23 +94,37 @@ def read_interactions(path: Path, catalog: Catalog) -> dict[str, np.ndarray]:
     return load_interactions_csv(Path(path), list(catalog.items)).build().sequences()
 
 
-def read_episodes(path: Path, catalog: Catalog) -> list[tuple[str, int, int]]:
-    """(user, catalog index of the target, line) per row of an episodes CSV (header ``user,target``)."""
+EpisodeRow = tuple[str, int, int | None, int]  # user, target, second target (or None), line
+
+
+def read_episodes(path: Path, catalog: Catalog, targets: int = 1) -> list[EpisodeRow]:
+    """(user, target, target2, line) per row of an episodes CSV (header ``user,target[,target2]``).
+
+    ``targets`` is the protocol's: with 2 every row needs a ``target2`` (another item than
+    ``target``); with 1 a non-empty ``target2`` is refused with the flag that runs it.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"episodes file {path} does not exist")
-    rows = []
+    rows: list[EpisodeRow] = []
     for line, row in csv_rows(path, ("user", "target")):
-        if (row.get("target2") or "").strip():
-            raise CatalogFormatError(
-                path, line, "target2", "two-target episodes (the MCMIPL protocol) are not supported yet"
-            )
         user, item = (row["user"] or "").strip(), (row["target"] or "").strip()
+        second = (row.get("target2") or "").strip()
         if not user:
             raise CatalogFormatError(path, line, "user", "empty user id")
         if item not in catalog.index:
             raise CatalogFormatError(path, line, "target", f"item id {item[:40]!r} is not in the item file")
-        rows.append((user, catalog.index[item], line))
+        if targets == 1 and second:
+            raise CatalogFormatError(
+                path, line, "target2", "two-target episodes run under --protocol mcmipl; this protocol has one target"
+            )
+        if targets == 2 and not second:
+            raise CatalogFormatError(path, line, "target2", "--protocol mcmipl needs a second target on every row")
+        if second and second not in catalog.index:
+            raise CatalogFormatError(path, line, "target2", f"item id {second[:40]!r} is not in the item file")
+        if second == item:
+            raise CatalogFormatError(path, line, "target2", "the second target must be another item than the first")
+        rows.append((user, catalog.index[item], catalog.index[second] if second else None, line))
     if not rows:
         raise CatalogFormatError(path, None, None, "no episodes")
     return rows
@@ -112,7 +136,14 @@ def count_fixed_episodes(config: MCRConfig) -> int | None:
     if path is None:
         return None
     with Path(path).open(encoding="utf-8", newline="") as fh:
-        return sum(1 for row in csv.DictReader(fh) if any((v or "").strip() for v in row.values()))
+        rows = [row for row in csv.DictReader(fh) if any((v or "").strip() for v in row.values())]
+    if config.episodes_file or config.rules.targets == 1:
+        return len(rows)
+    per_user: dict[str, int] = {}  # a test file under two targets: each user's items two at a time
+    for row in rows:
+        user = (row.get("user") or "").strip()
+        per_user[user] = per_user.get(user, 0) + 1
+    return sum(n // 2 for n in per_user.values())
 
 
 def _sequence_data(catalog: Catalog, sequences: dict[str, list[int]]) -> SequenceData:
@@ -164,35 +195,44 @@ def split_from_files(
     return split, by_split
 
 
-def _target(user: str, item: int, history: list[int], stage: str) -> Target:
-    # A published split may list the target in the user's own history: it stays out of it, so it is a candidate.
-    return Target(user, item, tuple(i for i in history if i != item), stage)
+def _target(user: str, item: int, history: list[int], stage: str, item2: int | None = None) -> Target:
+    # A published split may list a target in the user's own history: it stays out of it, so it is a candidate.
+    return Target(user, item, tuple(i for i in history if i not in (item, item2)), stage, item2)
+
+
+def _file_targets(part: dict[str, list[int]], history: dict[str, list[int]], stage: str, targets: int) -> list[Target]:
+    """A split file's episodes: every pair, or under two targets each user's items two at a time."""
+    if targets == 1:
+        return [_target(u, i, history.get(u, []), stage) for u, items in part.items() for i in items]
+    return [
+        _target(u, items[n], history.get(u, []), stage, items[n + 1])
+        for u, items in part.items()
+        for n in range(0, len(items) - 1, 2)
+    ]
 
 
 def episode_data(catalog: Catalog, config: MCRConfig) -> EpisodeData:
     """The split and episodes ``config`` asks for (see the module docstring)."""
     from recsys.seqrec.data import from_catalog, leave_one_out
 
-    episodes = read_episodes(Path(config.episodes_file), catalog) if config.episodes_file else None
+    n_targets = config.rules.targets
+    episodes = read_episodes(Path(config.episodes_file), catalog, n_targets) if config.episodes_file else None
     if config.split_files:
         split, parts = split_from_files(catalog, *(Path(p) for p in config.split_files))
         train, valid, test = (parts[name] for name in SPLIT_NAMES)
-
-        def history(user: str) -> list[int]:
-            return train.get(user, []) + valid.get(user, [])
-
-        pool = [_target(u, i, train.get(u, []), "valid") for u, items in valid.items() for i in items]
+        history = {u: train.get(u, []) + valid.get(u, []) for u in dict.fromkeys([*train, *valid, *test])}
+        pool = _file_targets(valid, train, "valid", n_targets)
         if episodes is None:
-            targets = [_target(u, i, history(u), "test") for u, items in test.items() for i in items]
+            targets = _file_targets(test, history, "test", n_targets)
         else:
-            targets = [_target(u, i, history(u), "episode") for u, i, _ in episodes]
+            targets = [_target(u, i, history.get(u, []), "episode", i2) for u, i, i2, _ in episodes]
         return EpisodeData(split, targets, pool, fixed=True)
     if episodes is None:
         split = leave_one_out(from_catalog(catalog))
-        return EpisodeData(split, held_out_targets(split, config.stages), None, fixed=False)
+        return EpisodeData(split, held_out_targets(split, config.stages, n_targets), None, fixed=False)
     # No split files: the episodes' pairs leave the interactions before anything is fitted on them.
-    drop = {(u, i) for u, i, _ in episodes}
+    drop = {(u, i) for u, i, i2, _ in episodes} | {(u, i2) for u, _, i2, _ in episodes if i2 is not None}
     rest = {u: [int(i) for i in s if (u, int(i)) not in drop] for u, s in catalog.interactions.sequences().items()}
     split = leave_one_out(_sequence_data(catalog, rest))
-    targets = [_target(u, i, rest.get(u, []), "episode") for u, i, _ in episodes]
-    return EpisodeData(split, targets, held_out_targets(split, config.stages), fixed=True)
+    targets = [_target(u, i, rest.get(u, []), "episode", i2) for u, i, i2, _ in episodes]
+    return EpisodeData(split, targets, held_out_targets(split, config.stages, n_targets), fixed=True)

@@ -2,16 +2,20 @@
 
 One episode per held-out (user, target item). The user opens with one random attribute of the
 target, answers questions truthfully and accepts a list of ``k`` iff it holds the target;
-rejected items leave the candidates; the candidates keep the items having every accepted
-value and lose those having a rejected one (an offered option the user did not pick); at most
-``max_turns`` turns (each question or list is one). A value is offered at most once; a
+rejected items leave the candidates; at most ``max_turns`` turns (each question or list is one).
+What a question offers, how an answer filters the candidates, how many targets an episode has,
+which items start as candidates and whether the opening takes a turn are the rules of a protocol
+preset (``agent.simulate.protocols``: ``tastebud``, the default, ``scpr``, ``mcmipl``). Under
+``tastebud`` the candidates keep the items having every accepted value and lose those having a
+rejected one (an offered option the user did not pick); a value is offered at most once; a
 multiple-choice type the user picked from is settled, and after "none of these" it may come back
 with its next values.
 
 Two engines run the same protocol with the same user:
 
-- ``run_fast``: the policy and the recommender directly, no natural language;
-- ``run_agent``: end to end through ``Agent.chat`` with ``TemplateUser`` messages.
+- ``run_fast``: the policy and the recommender directly, no natural language (every preset);
+- ``agent.simulate.e2e.run_agent``: end to end through ``Agent.chat`` with ``TemplateUser`` messages
+  (``tastebud`` only).
 
 The recommender is fitted on the training part of the leave-one-out split only (each user's
 sequence without its last two items), and targets are those last two items, so no held-out
@@ -25,7 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Literal, cast
 
 import numpy as np
 
@@ -40,12 +44,10 @@ from agent.policy import (
     Recommend,
     asked_keys,
 )
-from agent.simulate.users import Target, TemplateUser, TruthfulUser
+from agent.simulate.protocols import Protocol, after_answer, get_protocol
+from agent.simulate.users import Target, TruthfulUser
 from recsys.attributes import ASKABLE_RELATIONS, AttributeConfig, AttributeSpace
 from recsys.catalog import Catalog
-
-if TYPE_CHECKING:
-    from agent.api import Agent
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,10 @@ class MCRConfig:
     Attributes:
         max_turns: Turns per episode (questions and lists both count).
         k: Items per recommended list.
-        question: "multi" (choose among values of one attribute type) or "binary" (yes/no on one value).
+        question: "multi" (choose among values of one attribute type) or "binary" (yes/no on one value);
+            one of the protocol's kinds.
+        protocol: The rules preset (``agent.simulate.protocols.PROTOCOLS``); the published ones fix
+            ``max_turns`` and ``k`` to theirs.
         open_types: Attribute types the opening may use; empty = any type the target has.
         relations: KG relations whose entities are askable (with genre and decade).
         attributes: Keys of the items' typed ``attributes`` that are askable types (``recsys.attributes``).
@@ -76,6 +81,7 @@ class MCRConfig:
     max_turns: int = 15
     k: int = 10
     question: Literal["multi", "binary"] = "multi"
+    protocol: str = "tastebud"
     open_types: tuple[str, ...] = ("genre", "decade")
     relations: tuple[str, ...] = ASKABLE_RELATIONS
     attributes: tuple[str, ...] = ()
@@ -95,14 +101,40 @@ class MCRConfig:
             raise ValueError(f"stages must be a non-empty subset of test, valid; got {self.stages!r}")
         if self.split_files is not None and len(self.split_files) != 3:
             raise ValueError(f"split_files must be (train, valid, test), got {self.split_files!r}")
+        rules = get_protocol(self.protocol)
+        if self.question not in rules.questions:
+            raise ValueError(
+                f"--protocol {rules.name} asks {' or '.join(rules.questions)} questions, not {self.question}"
+            )
+        if rules.name != "tastebud" and (self.max_turns, self.k) != (rules.max_turns, rules.k):
+            raise ValueError(
+                f"--protocol {rules.name} fixes {rules.max_turns} turns and lists of {rules.k} "
+                f"(got --max-turns {self.max_turns}, -k {self.k}); other values need --protocol tastebud"
+            )
+        if rules.opening_turn and self.max_turns < 2:
+            raise ValueError(f"--protocol {rules.name}: the opening takes a turn, so max_turns must be >= 2")
+
+    @property
+    def rules(self) -> Protocol:
+        """The protocol preset's rules."""
+        return get_protocol(self.protocol)
+
+    @property
+    def actions(self) -> int:
+        """Agent actions (questions and lists) per episode: ``max_turns``, less one when the opening takes a turn."""
+        return self.rules.actions(self.max_turns)
+
+    def maxent_config(self) -> MaxEntropyConfig:
+        """The max-entropy policy's config under this protocol (its question kind and options per question)."""
+        return replace(self.maxent, question=self.question, max_options=self.rules.options)
 
 
 def make_policy(name: str, config: MCRConfig, seed: int) -> Policy:
     """A fresh policy of a baseline kind for one episode (seeded when it is stochastic)."""
     if name == "maxent":
-        return MaxEntropyPolicy(replace(config.maxent, question=config.question))
+        return MaxEntropyPolicy(config.maxent_config())
     if name == "random":
-        return RandomPolicy(seed=seed, question=config.question)
+        return RandomPolicy(seed=seed, question=config.question, max_options=config.rules.options)
     if name == "always-recommend":
         return AlwaysRecommendPolicy()
     raise ValueError(f"unknown policy {name!r}; choose from {POLICY_NAMES}")
@@ -118,12 +150,16 @@ class EpisodeResult:
         item: Target item id.
         stage: Which held-out item it was ("test" / "valid").
         opening: The attribute the user opened with ("genre=Comedy").
-        turn: 1-based turn of the accepted list; None when the episode failed.
-        rank: 1-based rank of the target in the accepted list; None when it failed.
+        turn: 1-based turn of the accepted list, counting the agent's actions (the metrics' turn; an
+            opening that takes a turn is not counted, as in UNICORN's and MCMIPL's evaluation); None
+            when the episode failed.
+        rank: 1-based rank of the target in the accepted list (two targets: of the first one it holds);
+            None when it failed.
         questions: Questions asked.
         lists: Lists recommended (including the accepted one).
         candidates: Candidates left at the end.
         misread: End-to-end only: turns the agent answered with neither a question nor a list.
+        item2: Second target item id (two-target protocols), else None.
     """
 
     index: int
@@ -137,6 +173,7 @@ class EpisodeResult:
     lists: int
     candidates: int
     misread: int = 0
+    item2: str | None = None
 
     @property
     def outcome(self) -> tuple[int, int] | None:
@@ -170,20 +207,29 @@ class Environment:
             relations=config.relations, attributes=config.attributes, min_items=config.min_items
         )
         self.space = AttributeSpace(catalog, attributes)
-        askable = self.space.membership.any(axis=1)
         if source.fixed:  # episodes given by files run as given: one that cannot open is an error, not a skip
-            bad = [t for t in source.targets if not askable[t.item]]
+            bad = [t for t in source.targets if not self.can_open(t)]
             if bad:
+                shared = " both targets share" if bad[0].item2 is not None else ""
+                items = ", ".join(catalog.items[i].id for i in bad[0].items)
                 raise ValueError(
-                    f"{len(bad)} of {len(source.targets)} episodes have a target with no askable attribute "
-                    f"(first: user {bad[0].user_id}, item {catalog.items[bad[0].item].id}); {self.space.missing()}"
+                    f"{len(bad)} of {len(source.targets)} episodes have no askable attribute{shared} "
+                    f"(first: user {bad[0].user_id}, item {items}); {self.space.missing()}"
                 )
             self.targets = source.targets
         else:
-            self.targets = [t for t in source.targets if askable[t.item]]
-        self.pool = None if source.pool is None else [t for t in source.pool if askable[t.item]]
+            self.targets = [t for t in source.targets if self.can_open(t)]
+        self.pool = None if source.pool is None else [t for t in source.pool if self.can_open(t)]
         if not self.targets:
-            raise ValueError(f"{catalog.name}: no held-out item has an askable attribute; {self.space.missing()}")
+            what = "held-out pair of items shares" if config.rules.targets == 2 else "held-out item has"
+            raise ValueError(f"{catalog.name}: no {what} an askable attribute; {self.space.missing()}")
+
+    def can_open(self, target: Target) -> bool:
+        """Whether the user can open an episode: its target has an askable value (two targets: a shared one)."""
+        row = self.space.membership[target.item]
+        if target.item2 is not None:
+            row = row & self.space.membership[target.item2]
+        return bool(np.any(row))
 
     def scores(self, history: tuple[int, ...]) -> np.ndarray:
         """The agent's model scores (log-probabilities over catalog indices) for a history."""
@@ -224,7 +270,7 @@ class Step:
         asked: True for a question, False for a list.
         accepted: The user picked an option / said yes (question) or accepted the list.
         rank: 1-based rank of the target in an accepted list; None otherwise.
-        turn: 1-based turn this step took.
+        turn: 1-based number of this action (the metrics' turn, ``EpisodeResult.turn``).
     """
 
     asked: bool
@@ -237,28 +283,33 @@ class Episode:
     """One MCR episode as a step-by-step environment: ``observation()``, ``step(action)``, ``clone()``.
 
     ``run_fast`` loops it with one policy; the rollout learner (``agent.learning.rollout``) clones
-    it mid-episode to try every action from the same state.
+    it mid-episode to try every action from the same state. The protocol preset
+    (``env.config.rules``) decides the candidate pool, the answers' update and the action budget.
     """
 
     def __init__(self, env: Environment, target: Target, index: int, seed: int) -> None:
         cfg = env.config
         self.env, self.target, self.index = env, target, index
+        self.rules = cfg.rules
         self.user = TruthfulUser(target, env.space)
         self.base = env.scores(target.history)
         alive = np.isfinite(self.base)
-        alive[list(target.history)] = False
-        assert alive[target.item], f"target {target.item} is not a candidate at the start"
+        if self.rules.pool == "unseen":  # the published protocols start from every item instead
+            alive[list(target.history)] = False
+        assert alive[list(target.items)].all(), f"target {target.items} is not a candidate at the start"
         self.opening = self.user.opening(episode_rng(seed, index), cfg.open_types)
         self.alive = alive & env.space.mask(self.opening.type, self.opening.value)
         self.asked: set[str] = set()
         self.questions = self.lists = self.turns = 0
+        self.budget = cfg.actions
+        self.offset = int(self.rules.opening_turn)  # turns the opening took
         self.turn: int | None = None
         self.rank: int | None = None
 
     @property
     def done(self) -> bool:
         """The user accepted a list or the turns ran out."""
-        return self.turn is not None or self.turns >= self.env.config.max_turns
+        return self.turn is not None or self.turns >= self.budget
 
     def clone(self) -> Episode:
         """An independent copy at the same point (the target, scores and user are shared, read-only)."""
@@ -273,10 +324,10 @@ class Episode:
         return idx[np.argsort(-self.base[idx], kind="stable")]
 
     def observation(self) -> Observation:
-        """What the policy sees now."""
+        """What the policy sees now (``turn``: the conversation's turns so far, the opening's included when it took one)."""
         cand = self.ranked()
         return Observation(
-            turn=self.turns,
+            turn=self.turns + self.offset,
             candidates=cand,
             scores=self.base[cand],
             asked=frozenset(self.asked),
@@ -304,25 +355,24 @@ class Episode:
         self.questions += 1
         self.asked.update(asked_keys(action))
         answer = self.user.answer(action)
-        if answer.yes is not None:
-            value = action.options[0]
-            mask = space.mask(value.type, value.value)
-            self.alive &= mask if answer.yes else ~mask
-        else:  # the protocol's update: keep items with every accepted value, drop those with a rejected one
-            for v in action.options:
-                mask = space.mask(v.type, v.value)
-                self.alive &= mask if v in answer.chosen else ~mask
-            if answer.chosen:  # a type the user picked from is settled; after "none of these" it may be asked again
-                self.asked.add(action.attribute)
-        assert self.alive[self.target.item], "a truthful answer removed the target"
+        picked = [space.mask(v.type, v.value) for v in action.options if v in answer.chosen]
+        rejected = [space.mask(v.type, v.value) for v in action.options if v not in answer.chosen]
+        self.alive = after_answer(self.rules, self.alive, picked, rejected)
+        if answer.yes is None and answer.chosen and self.rules.settle_type:
+            self.asked.add(
+                action.attribute
+            )  # a type the user picked from is settled; after "none of these" it may come back
+        # one target: a truthful answer never removes it; two under "any", a later pick may drop both
+        assert self.rules.targets == 2 or self.alive[self.target.item], "a truthful answer removed the target"
         return Step(asked=True, accepted=bool(answer.chosen), rank=None, turn=self.turns)
 
     def result(self) -> EpisodeResult:
         """The episode's record (call when done)."""
+        items = self.env.catalog.items
         return EpisodeResult(
             index=self.index,
             user_id=self.target.user_id,
-            item=self.env.catalog.items[self.target.item].id,
+            item=items[self.target.item].id,
             stage=self.target.stage,
             opening=f"{self.opening.type}={self.opening.value}",
             turn=self.turn,
@@ -330,6 +380,7 @@ class Episode:
             questions=self.questions,
             lists=self.lists,
             candidates=int(self.alive.sum()),
+            item2=None if self.target.item2 is None else items[self.target.item2].id,
         )
 
 
@@ -340,79 +391,3 @@ def run_fast(env: Environment, target: Target, policy: Policy, index: int, seed:
         obs = episode.observation()
         episode.step(policy.decide(obs), obs.candidates)
     return episode.result()
-
-
-@dataclass
-class RecordingPolicy:
-    """Wraps the episode's policy inside the agent and keeps its last action (to answer questions)."""
-
-    inner: Policy = field(default_factory=AlwaysRecommendPolicy)
-    last: Any = None
-
-    def decide(self, obs: Observation) -> Ask | Recommend:
-        """The inner policy's action, remembered."""
-        self.last = self.inner.decide(obs)
-        return self.last
-
-
-def seed_history(agent: Agent, user_id: str, item_ids: list[str]) -> None:
-    """Put a user's past items into the agent's memory as liked (what its recommender reads)."""
-    import uuid
-
-    from memory.schema import FeedbackEvent
-
-    for item_id in item_ids:
-        agent.memory.store.add_feedback(
-            user_id, FeedbackEvent(id=f"fb_{uuid.uuid4().hex[:12]}", kind="like", item_id=item_id)
-        )
-
-
-def run_agent(
-    agent: Agent, recorder: RecordingPolicy, env: Environment, target: Target, policy: Policy, index: int, seed: int
-) -> EpisodeResult:
-    """One episode end to end: ``TemplateUser`` messages through ``agent.chat``.
-
-    The agent must have been built with ``policy=recorder``, ``k=config.k`` and the same
-    recommender and attribute relations as ``env``.
-    """
-    cfg = env.config
-    rng = episode_rng(seed, index)
-    user = TruthfulUser(target, env.space)
-    speaker = TemplateUser(user)
-    catalog = env.catalog
-    user_id = f"sim-{seed}-{index}"
-    seed_history(agent, user_id, [catalog.items[i].id for i in target.history])
-    recorder.inner, recorder.last = policy, None
-    opening = user.opening(rng, cfg.open_types)
-    message = speaker.open(opening)
-    questions = lists = misread = 0
-    turn = rank = None
-    for t in range(1, cfg.max_turns + 1):
-        reply = agent.chat(user_id, message, thread_id="mcr")
-        if reply.action == "recommend" and reply.recommendations:
-            lists += 1
-            shown = np.array([catalog.index[r.item_id] for r in reply.recommendations[: cfg.k]])
-            hit = user.accepts(shown)
-            if hit is not None:
-                turn, rank = t, hit
-                break
-            message = speaker.react(None)
-        elif reply.action == "ask" and isinstance(recorder.last, Ask):
-            questions += 1
-            message = speaker.say(recorder.last)
-        else:  # the agent neither asked nor recommended: the user restates the request
-            misread += 1
-            message = speaker.open(opening)
-    return EpisodeResult(
-        index=index,
-        user_id=target.user_id,
-        item=catalog.items[target.item].id,
-        stage=target.stage,
-        opening=f"{opening.type}={opening.value}",
-        turn=turn,
-        rank=rank,
-        questions=questions,
-        lists=lists,
-        candidates=-1,
-        misread=misread,
-    )

@@ -25,7 +25,8 @@ import numpy as np
 
 from agent.policy import Ask
 from agent.scope import SCOPE
-from agent.simulate.mcr import RecordingPolicy, episode_rng, seed_history
+from agent.simulate.e2e import RecordingPolicy, seed_history
+from agent.simulate.mcr import episode_rng
 from agent.simulate.users import Target, TemplateUser, TruthfulUser
 from recsys.attributes import AttributeSpace, AttributeValue
 from recsys.catalog import Catalog

@@ -2,7 +2,7 @@
 
 ``learned[:PATH]`` is the Q-network policy ``tastebud train policy`` saves and ``tree[:PATH]`` the
 decision tree distilled from it, saved in the same folder. Without ``PATH`` the checkpoint is the
-one ``tastebud train policy`` saves by default for the catalog and question kind (``policy_dir``).
+one ``tastebud train policy`` saves by default for the catalog, question kind and protocol (``policy_dir``).
 Imports only the standard library at load, so the command line can validate ``--policy`` cheaply.
 """
 
@@ -37,14 +37,16 @@ def policy_name(spec: str) -> str:
     return check_policy(spec).partition(":")[0]
 
 
-def checkpoint_folder(spec: str, cache_dir: Path, dataset: str, question: str) -> Path | None:
+def checkpoint_folder(
+    spec: str, cache_dir: Path, dataset: str, question: str, protocol: str = "tastebud"
+) -> Path | None:
     """The checkpoint a trained policy spec reads (None for a baseline)."""
     from agent.learning.policy import policy_dir
 
     name, _, path = check_policy(spec).partition(":")
     if name not in TRAINED:
         return None
-    return Path(path).expanduser().resolve() if path else policy_dir(cache_dir, dataset, question)
+    return Path(path).expanduser().resolve() if path else policy_dir(cache_dir, dataset, question, protocol)
 
 
 class PolicyMaker:
@@ -58,13 +60,13 @@ class PolicyMaker:
 
     Raises:
         FileNotFoundError: No checkpoint in the folder, with the command that makes one.
-        ValueError: The checkpoint was trained for another question kind or turn budget.
+        ValueError: The checkpoint was trained for another question kind, turn budget or protocol.
     """
 
     def __init__(self, spec: str, mcr: MCRConfig, cache_dir: Path, dataset: str) -> None:
         self.spec, self.mcr, self.dataset = spec, mcr, dataset
         self.name = policy_name(spec)
-        self.folder = checkpoint_folder(spec, cache_dir, dataset, mcr.question)
+        self.folder = checkpoint_folder(spec, cache_dir, dataset, mcr.question, mcr.protocol)
         self.trained: Policy | None = None
         if self.folder is not None:
             self.trained = self._load(self.folder)
@@ -75,7 +77,7 @@ class PolicyMaker:
         if not checkpoint.exists(folder):
             raise FileNotFoundError(
                 f"no trained policy in {folder}: train one with 'tastebud train policy --dataset {self.dataset} "
-                f"--question {self.mcr.question}', or pass --policy {self.name}:PATH"
+                f"--question {self.mcr.question} --protocol {self.mcr.protocol}', or pass --policy {self.name}:PATH"
             )
         learned, tree, _meta = checkpoint.load(folder)
         features = learned.features
@@ -83,6 +85,11 @@ class PolicyMaker:
             raise ValueError(
                 f"the policy in {folder} was trained for {features.question} questions; "
                 f"simulate with --question {features.question}"
+            )
+        if features.protocol != self.mcr.protocol:
+            raise ValueError(
+                f"the policy in {folder} was trained under --protocol {features.protocol}; "
+                f"simulate with --protocol {features.protocol}"
             )
         if features.max_turns != self.mcr.max_turns:
             raise ValueError(

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.simulate.mcr import Environment, MCRConfig, RecordingPolicy, run_agent, run_fast
+from agent.simulate.e2e import RecordingPolicy, run_agent
+from agent.simulate.mcr import Environment, MCRConfig, run_fast
 from agent.simulate.persona import PersonaConfig, make_persona, persona_split, run_persona
 from agent.simulate.policies import PolicyMaker, check_policy
 
@@ -61,6 +62,13 @@ class SimulationConfig:
         if self.mcr.attributes and (self.mode == "persona" or self.engine == "agent"):
             # The agent's reader has no words for a catalog's own attribute types, so its answers would be misread.
             raise ValueError("item attributes (--attributes) are askable in the fast MCR engine only")
+        if self.mcr.protocol != "tastebud" and (self.mode == "persona" or self.engine == "agent"):
+            # The agent reads answers under its own rules (every picked value, 5 options, unseen items), so the
+            # published protocols' rules cannot hold end to end.
+            raise ValueError(
+                f"--protocol {self.mcr.protocol} runs in the fast MCR engine only (--engine fast); the agent "
+                "end to end (--engine agent, --mode persona) follows --protocol tastebud"
+            )
         if self.episodes < 1 or self.workers < 1 or self.chunk < 1:
             raise ValueError("episodes, workers and chunk must be >= 1")
 

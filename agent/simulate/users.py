@@ -16,19 +16,27 @@ from recsys.attributes import AttributeSpace, AttributeValue
 
 @dataclass(frozen=True)
 class Target:
-    """One held-out (user, item) pair: an MCR episode.
+    """One held-out (user, item) pair, or (user, item, item2) under a two-target protocol: an MCR episode.
 
     Attributes:
         user_id: The dataset user.
         item: Catalog index of the target item.
-        history: Catalog indices the user interacted with before the target, oldest first.
-        stage: "test" (last item) or "valid" (second-to-last item) of the leave-one-out split.
+        history: Catalog indices the user interacted with before the target(s), oldest first.
+        stage: "test" (last item) or "valid" (second-to-last item) of the leave-one-out split, "pair"
+            (both, two targets), "episode" (an episodes file's row).
+        item2: Catalog index of the second target (MCMIPL's protocol), None with one target.
     """
 
     user_id: str
     item: int
     history: tuple[int, ...]
     stage: str = "test"
+    item2: int | None = None
+
+    @property
+    def items(self) -> tuple[int, ...]:
+        """The target items, first target first."""
+        return (self.item,) if self.item2 is None else (self.item, self.item2)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class Answer:
 class TruthfulUser:
     """Answers every question truthfully about its hidden target; accepts a list iff it holds the target.
 
+    With two targets (``Target.item2``), a value is accepted when either target has it, the opening is
+    a value both targets have, and a list is accepted when it holds either (MCMIPL's user).
+
     Attributes:
         target: The episode's (user, item).
         space: The askable attributes (the user knows which ones its target has).
@@ -57,13 +68,22 @@ class TruthfulUser:
     space: AttributeSpace
 
     def has(self, value: AttributeValue) -> bool:
-        """Whether the target has an attribute value."""
-        return bool(self.space.membership[self.target.item, self.space.position[(value.type, value.value)]])
+        """Whether a target has an attribute value."""
+        j = self.space.position[(value.type, value.value)]
+        return any(bool(self.space.membership[item, j]) for item in self.target.items)
+
+    def opening_values(self) -> list[AttributeValue]:
+        """The values the user may open with: the target's, or those both targets have."""
+        values = self.space.of_item(self.target.item)
+        if self.target.item2 is not None:
+            other = {v.key for v in self.space.of_item(self.target.item2)}
+            values = [v for v in values if v.key in other]
+        return values
 
     def opening(self, rng: np.random.Generator, types: tuple[str, ...] = ()) -> AttributeValue:
-        """One random attribute value of the target (of ``types`` when given and possible)."""
-        values = self.space.of_item(self.target.item)
-        assert values, f"target {self.target.item} has no askable attribute"
+        """One random attribute value of the target(s) (of ``types`` when given and possible)."""
+        values = self.opening_values()
+        assert values, f"target {self.target.items} has no (shared) askable attribute"
         preferred = [v for v in values if v.type in types] if types else []
         pool = preferred or values
         return pool[int(rng.integers(len(pool)))]
@@ -77,9 +97,16 @@ class TruthfulUser:
         return Answer(chosen=tuple(v for v in ask.options if self.has(v)))
 
     def accepts(self, items: np.ndarray) -> int | None:
-        """1-based rank of the target in a recommended list, or None (the list is rejected)."""
-        hits = np.flatnonzero(np.asarray(items) == self.target.item)
-        return int(hits[0]) + 1 if len(hits) else None
+        """1-based rank of the target in a recommended list, or None (the list is rejected).
+
+        With two targets: the rank of the first target (in episode order) the list holds, as MCMIPL's
+        environment reports it (``RL/env_multi_choice_question.py``, ``_recommend_update``).
+        """
+        for target in self.target.items:
+            hits = np.flatnonzero(np.asarray(items) == target)
+            if len(hits):
+                return int(hits[0]) + 1
+        return None
 
 
 @dataclass(frozen=True)

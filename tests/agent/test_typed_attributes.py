@@ -6,7 +6,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from agent.simulate.mcr import MCRConfig
@@ -15,33 +14,12 @@ from recsys.attributes import AttributeConfig, AttributeSpace
 from recsys.datasets import load_catalog
 from tastebud.cli import main
 
-MOODS = ("calm", "dark", "happy", "tense")
+MOODS = ("calm", "dark", "happy", "tense")  # the values tests/conftest.py's ``tagged`` catalog is written with
 TAGS = ("jazz", "rock", "folk", "live", "cover", "piano", "vocal", "remix")
 
 
 def last_json(out: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def tagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """80 items with a mood (text), tags (a list) and a year (a number), no genres; 40 users leaning to a mood."""
-    folder = tmp_path_factory.mktemp("tagged")
-    rng = np.random.default_rng(1)
-    moods = [MOODS[i % 4] for i in range(80)]
-    with (folder / "items.jsonl").open("w") as f:
-        for i in range(80):
-            tags = sorted({TAGS[i % 8], TAGS[int(rng.integers(8))]})
-            attributes = {"mood": moods[i], "tags": tags, "plays": int(rng.integers(3))}
-            f.write(json.dumps({"id": f"a{i}", "title": f"Artist {i}", "attributes": attributes}) + "\n")
-    with (folder / "interactions.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["user", "item", "timestamp"])
-        for u in range(40):
-            weight = np.array([4.0 if m == MOODS[u % 4] else 1.0 for m in moods])
-            for t, i in enumerate(rng.choice(80, 12, replace=False, p=weight / weight.sum())):
-                w.writerow([f"u{u}", f"a{i}", t])
-    return folder
 
 
 def test_chosen_attribute_keys_become_types_with_hand_checked_membership(tagged: Path) -> None:
