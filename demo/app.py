@@ -117,9 +117,10 @@ def build_demo(agent: Any, accounts: Accounts | None = None, rate_limit: RateLim
             with gr.Column(scale=1, min_width=160):
                 switch = None if accounts.signed_in else gr.Button("Switch user", elem_id="switch-user", size="sm")
                 new = gr.Button("New conversation", elem_id="new-conversation", size="sm")
+                if accounts.mode == "password":  # behind a proxy, signing out is the proxy's business
+                    gr.Button("Sign out", link="logout", elem_id="sign-out", size="sm")
         if accounts.signed_in:
-            sign_out = "" if accounts.mode == "header" else " · [Sign out](logout)"
-            gr.Markdown(f"Your memory is yours alone{sign_out}", elem_id="account-notice")
+            gr.Markdown("Signed in: what you see and change here is your account's alone.", elem_id="account-notice")
         else:
             gr.Markdown(LOCAL_NOTICE, elem_id="local-notice")
 
