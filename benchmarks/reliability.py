@@ -5,9 +5,12 @@ Here N real worker processes, each with its own agent on one SQLite data folder,
 together on one conversation per round; afterwards the history must hold every turn sent.
 Default: a round of 2 processes x 80 turns and a round of 4 x 40 (320 turns in all). Then copies
 of the files it wrote are emptied, truncated or overwritten with 4 KB of random bytes (10 seeds),
-and each must fail to open with an error naming the file, the file unchanged. JSON last.
+and each must fail to open with an error naming the file, the file unchanged. Then the faults of
+``reliability_faults.py``: worker processes SIGKILLed mid-turn (acknowledged changes lost, integrity
+checks), bad inputs (leaks, changes to another user, refused inputs stored) and look-alike user ids
+(cross-user reads). JSON last.
 
-    python benchmarks/reliability.py [--rounds 2 4] [--turns 320] [--data-dir DIR]
+    python benchmarks/reliability.py [--rounds 2 4] [--turns 320] [--kill-trials 10] [--data-dir DIR]
 
 Workers are forked from a server that has imported the heavy modules once (``forkserver``):
 starting each from scratch would spend most of the run importing.
@@ -183,6 +186,21 @@ def damaged_file_cases(data: Path, seeds: int = 10) -> dict[str, int]:
     return {"cases": cases, "clear_error_file_unchanged": passed}
 
 
+def run_faults(data: Path, kill_trials: int) -> dict[str, dict[str, Any]]:
+    """SIGKILL trials, bad inputs and look-alike ids, each in its own folder under ``data``, with wall seconds."""
+    from benchmarks.reliability_faults import bad_input_cases, cross_user_reads, sigkill_trials
+
+    out = {}
+    for name, run in (
+        ("sigkill", lambda: sigkill_trials(data / "sigkill", trials=kill_trials)),
+        ("bad_inputs", lambda: bad_input_cases(data / "bad-inputs")),
+        ("cross_user", lambda: cross_user_reads(data / "cross-user")),
+    ):
+        started = time.perf_counter()
+        out[name] = {**run(), "wall_s": round(time.perf_counter() - started, 1)}
+    return out
+
+
 def _git_sha() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
@@ -198,6 +216,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=Config.turns, help="turns per round")
     parser.add_argument("--understanding", default=Config.understanding)
     parser.add_argument("--data-dir", type=Path, help="default: a new temporary folder")
+    parser.add_argument("--kill-trials", type=int, default=10, help="SIGKILL trials (2 workers killed in each)")
     args = parser.parse_args()
     config = Config(rounds=tuple(args.rounds), turns=args.turns, understanding=args.understanding)
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="tastebud-reliability-"))
@@ -205,11 +224,14 @@ def main() -> None:
     rounds = run_rounds(data, config)
     total = time.perf_counter() - started
     damage = damaged_file_cases(data)
+    faults = run_faults(data, args.kill_trials)
     print(f"{'workers':>7} {'sent':>6} {'kept':>6} {'lost':>6} {'wall s':>7}")  # noqa: T201
     for r in rounds:
         lost = r["turns_sent"] - r["turns_kept"]
         print(f"{r['workers']:>7} {r['turns_sent']:>6} {r['turns_kept']:>6} {lost:>6} {r['wall_s']:>7}")  # noqa: T201
     print(f"damaged files: {damage['clear_error_file_unchanged']} of {damage['cases']} cases a clear error")  # noqa: T201
+    for name, counts in faults.items():
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))  # noqa: T201
     sent = sum(r["turns_sent"] for r in rounds)
     lost = sum(r["turns_sent"] - r["turns_kept"] for r in rounds)
     summary = {
@@ -222,6 +244,7 @@ def main() -> None:
         "turns_lost": lost,
         "total_s": round(total, 1),
         "damaged_files": damage,
+        **faults,
     }
     print(json.dumps(summary))  # noqa: T201
 

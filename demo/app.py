@@ -1,25 +1,28 @@
 """The Gradio demo: streaming chat, recommendation cards, option buttons and a memory panel you can edit.
 
-Launch it with ``tastebud demo`` (or ``python -m demo.app``, the agent configured by the environment); embed it with
-``build_demo(agent).launch(theme=THEME, css=CSS)``. The app is UI only: every turn goes
-through ``Agent.stream`` and the memory panel reads and writes through ``agent.memory``.
-Per-visitor data (user name, conversation, cards on screen) lives in ``gr.State``;
-the only module-level values are read-only styling constants.
+Launch it with ``tastebud demo`` (``demo.serve``); embed it with
+``build_demo(agent).launch(theme=THEME, css=CSS, **accounts.launch_options())``. The app is UI only:
+every turn goes through ``Agent.stream`` and the memory panel reads and writes through ``agent.memory``.
+Per-visitor data (conversation, cards on screen) lives in ``gr.State``; the only module-level
+values are read-only styling constants.
+
+Who is chatting: with sign-in (``demo.accounts``) every handler takes the user from the
+request Gradio authenticated, never from anything the browser sends, and no event takes a name.
+In local mode a name box chooses the user, and the page says that everyone is trusted.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
 from agent.reply import Reply
+from demo.accounts import Accounts
 from demo.memory_view import MemoryView, interest_figure, read_memory
+from demo.rate_limit import RateLimit, RateLimiter, refusal_text
 from demo.session import (
     MAX_CARDS,
     MAX_OPTIONS,
@@ -56,7 +59,11 @@ INTRO = (
     "## Tastebud\n"
     "Tell me what you feel like watching. I ask when I need to, remember what you tell me "
     '("no films before 1980, ever"), and you can see and change everything I remember on the right. '
-    "Each name has its own memory."
+    "Each account has its own memory."
+)
+LOCAL_NOTICE = (
+    "**Local mode: no sign-in.** Everyone who reaches this page is trusted: any name typed below "
+    "opens that name's memory. Share the demo only with sign-in (see the README)."
 )
 
 
@@ -68,16 +75,30 @@ def _history(agent: Any, session: Session) -> list[dict[str, Any]]:
         return []
 
 
-def build_demo(agent: Any) -> gr.Blocks:
+def build_demo(agent: Any, accounts: Accounts | None = None, rate_limit: RateLimit | None = None) -> gr.Blocks:
     """The demo's Blocks app around one agent.
 
     Args:
         agent: An ``agent.api.Agent`` (anything with ``stream``, ``history`` and ``memory``).
+        accounts: Who is chatting (``Accounts()``: local mode, a name box decides). With sign-in,
+            launch with ``**accounts.launch_options()`` so Gradio authenticates every request.
+        rate_limit: Turns allowed per signed-in user, or per browser session in local mode.
 
     Returns:
         The app; launch it with ``theme=THEME, css=CSS`` for the intended look.
     """
     memory = agent.memory
+    accounts = accounts or Accounts()
+    limiter = RateLimiter(rate_limit or RateLimit())
+
+    def who(s: Session, request: gr.Request | None) -> Session:
+        """The session, its user decided by the sign-in when there is one (never by what the browser sent)."""
+        if not accounts.signed_in:
+            return s
+        user = getattr(request, "username", None)
+        if not user:  # Gradio lets no unauthenticated request through; this is the belt to its braces
+            raise gr.Error("You are not signed in.")
+        return s if s.user == user else Session().switch(user)
 
     with gr.Blocks(title="Tastebud", analytics_enabled=False) as demo:
         session = gr.State(Session())
@@ -86,12 +107,22 @@ def build_demo(agent: Any) -> gr.Blocks:
         with gr.Row(equal_height=True):
             gr.Markdown(INTRO, elem_id="intro")
         with gr.Row():
-            name = gr.Textbox(
-                label="Your name (each name keeps its own memory)", elem_id="user-name", scale=4, max_lines=1
-            )
+            if accounts.signed_in:
+                # Shown, never read: the user comes from the sign-in.
+                name = gr.Textbox(label="Signed in as", elem_id="user-name", scale=4, max_lines=1, interactive=False)
+            else:
+                name = gr.Textbox(
+                    label="Your name (each name keeps its own memory)", elem_id="user-name", scale=4, max_lines=1
+                )
             with gr.Column(scale=1, min_width=160):
-                switch = gr.Button("Switch user", elem_id="switch-user", size="sm")
+                switch = None if accounts.signed_in else gr.Button("Switch user", elem_id="switch-user", size="sm")
                 new = gr.Button("New conversation", elem_id="new-conversation", size="sm")
+                if accounts.mode == "password":  # behind a proxy, signing out is the proxy's business
+                    gr.Button("Sign out", link="logout", elem_id="sign-out", size="sm")
+        if accounts.signed_in:
+            gr.Markdown("Signed in: what you see and change here is your account's alone.", elem_id="account-notice")
+        else:
+            gr.Markdown(LOCAL_NOTICE, elem_id="local-notice")
 
         with gr.Row():
             with gr.Column(scale=3):
@@ -170,9 +201,10 @@ def build_demo(agent: Any) -> gr.Blocks:
             return {view: current, picture: interest_figure(current)}
 
         # ---- one chat turn (typed, an option button, or a card button) ------------------
-        def run_turn(s: Session, message: object, typed: bool = True) -> Iterator[dict[Any, Any]]:
+        def run_turn(s: Session, message: object, request: gr.Request, typed: bool = True) -> Iterator[dict[Any, Any]]:
             # Only a typed turn clears the message box: a card or option click can start late
             # (queued behind the reply it raced with) and must not wipe what the user typed since.
+            s = who(s, request)
             text = message if isinstance(message, str) else ""
             clear_box = {box: ""} if typed else {}
             if not s.user:
@@ -183,6 +215,12 @@ def build_demo(agent: Any) -> gr.Blocks:
                 yield {box: ""} if typed else {box: gr.skip()}
                 return
             messages = _history(agent, s) + [{"role": "user", "content": shorten(text)}]
+            # Signed in, the allowance is the account's (all its tabs together); in local mode, the tab's.
+            wait_s = limiter.try_acquire(f"user:{s.user}" if accounts.signed_in else f"session:{request.session_hash}")
+            if wait_s:
+                refused = {"role": "assistant", "content": refusal_text(limiter.limit, wait_s)}
+                yield {**clear_box, session: s, chatbot: [*messages, refused], status: ""}
+                return
             yield {
                 **busy(),
                 **clear_box,
@@ -221,11 +259,12 @@ def build_demo(agent: Any) -> gr.Blocks:
 
         for i, button in enumerate(option_buttons):
 
-            def pick(s: Session, i: int = i) -> Iterator[dict[Any, Any]]:
+            def pick(s: Session, request: gr.Request, i: int = i) -> Iterator[dict[Any, Any]]:
+                s = who(s, request)
                 if i >= len(s.options):  # a stale button: ignore it
                     yield {box: gr.skip()}
                     return
-                yield from run_turn(s, s.options[i].label, typed=False)
+                yield from run_turn(s, s.options[i].label, request, typed=False)
 
             button.click(pick, inputs=[session], **listen)
 
@@ -233,28 +272,37 @@ def build_demo(agent: Any) -> gr.Blocks:
         for i, row in enumerate(card_buttons):
             for action, button in zip(actions, row):
 
-                def act(s: Session, i: int = i, action: CardAction = action) -> Iterator[dict[Any, Any]]:
+                def act(
+                    s: Session, request: gr.Request, i: int = i, action: CardAction = action
+                ) -> Iterator[dict[Any, Any]]:
+                    s = who(s, request)
                     if i >= len(s.cards):  # the card is gone (a newer reply replaced the list)
                         yield {box: gr.skip()}
                         return
-                    yield from run_turn(s, card_message(action, i), typed=False)
+                    yield from run_turn(s, card_message(action, i), request, typed=False)
 
                 button.click(act, inputs=[session], **listen)
 
         # ---- who is chatting -----------------------------------------------------------
+        def opened(s: Session) -> dict[Any, Any]:
+            return {**show(s, _history(agent, s)), session: s, name: s.user, **memory_out(s.user)}
+
         def switch_user(s: Session, typed: object) -> dict[Any, Any]:
+            """Local mode only: the typed name becomes the user."""
             try:
                 user = normalise_name(typed)
             except ValueError as exc:
                 gr.Warning(str(exc))
                 return {name: s.user}
-            s = s.switch(user)
-            return {**show(s, _history(agent, s)), session: s, name: user, **memory_out(user)}
+            return opened(s.switch(user))
 
-        def start(s: Session) -> dict[Any, Any]:
+        def start(s: Session, request: gr.Request) -> dict[Any, Any]:
+            if accounts.signed_in:
+                return opened(who(s, request))
             return switch_user(s, s.user or guest_name())
 
-        def new_conversation(s: Session) -> dict[Any, Any]:
+        def new_conversation(s: Session, request: gr.Request) -> dict[Any, Any]:
+            s = who(s, request)
             if not s.user:
                 return {session: s}
             s = s.new_conversation()
@@ -262,8 +310,9 @@ def build_demo(agent: Any) -> gr.Blocks:
 
         switch_outputs = [session, name, view, picture, *screen, *all_card_buttons]
         demo.load(start, inputs=[session], outputs=switch_outputs)
-        switch.click(switch_user, inputs=[session, name], outputs=switch_outputs, concurrency_id="turn")
-        name.submit(switch_user, inputs=[session, name], outputs=switch_outputs, concurrency_id="turn")
+        if switch is not None:  # with sign-in no event takes a name: there is nothing to switch to
+            switch.click(switch_user, inputs=[session, name], outputs=switch_outputs, concurrency_id="turn")
+            name.submit(switch_user, inputs=[session, name], outputs=switch_outputs, concurrency_id="turn")
         new_outputs = [session, *screen, *all_card_buttons]
         new.click(new_conversation, inputs=[session], outputs=new_outputs, concurrency_id="turn")
         chatbot.clear(new_conversation, inputs=[session], outputs=new_outputs, concurrency_id="turn")
@@ -335,7 +384,8 @@ def build_demo(agent: Any) -> gr.Blocks:
                     save.click(edit_interest(interest.entity), inputs=[session, weight], outputs=[view, picture])
                     drop.click(delete("interests", interest.entity), inputs=[session], outputs=[view, picture])
 
-        def _change(s: Session, kind: str, ref_id: str, **changes: Any) -> dict[Any, Any]:
+        def _change(s: Session, request: gr.Request, kind: str, ref_id: str, **changes: Any) -> dict[Any, Any]:
+            s = who(s, request)
             if not s.user:
                 return {view: gr.skip()}
             try:
@@ -348,16 +398,16 @@ def build_demo(agent: Any) -> gr.Blocks:
             return memory_out(s.user)
 
         def edit_instruction(ref_id: str) -> Any:
-            def fn(s: Session, text: object) -> dict[Any, Any]:
+            def fn(s: Session, text: object, request: gr.Request) -> dict[Any, Any]:
                 if not isinstance(text, str) or not text.strip():
                     gr.Warning("An instruction needs some words; use Delete to remove it.")
                     return {view: gr.skip()}
-                return _change(s, "instructions", ref_id, text=text)
+                return _change(s, request, "instructions", ref_id, text=text)
 
             return fn
 
         def edit_preference(ref_id: str) -> Any:
-            def fn(s: Session, text: object, confidence: object) -> dict[Any, Any]:
+            def fn(s: Session, text: object, confidence: object, request: gr.Request) -> dict[Any, Any]:
                 changes: dict[str, Any] = {}
                 if isinstance(text, str) and text.strip():
                     changes["text"] = " ".join(text.split())[:200]
@@ -365,95 +415,23 @@ def build_demo(agent: Any) -> gr.Blocks:
                     changes["confidence"] = min(1.0, max(0.0, float(confidence)))
                 if not changes:
                     return {view: gr.skip()}
-                return _change(s, "preferences", ref_id, **changes)
+                return _change(s, request, "preferences", ref_id, **changes)
 
             return fn
 
         def edit_interest(entity: str) -> Any:
-            def fn(s: Session, weight: object) -> dict[Any, Any]:
+            def fn(s: Session, weight: object, request: gr.Request) -> dict[Any, Any]:
                 if not isinstance(weight, int | float):
                     gr.Warning("A weight is a number, e.g. 0.5 or -1.")
                     return {view: gr.skip()}
-                return _change(s, "interests", entity, weight=float(weight))
+                return _change(s, request, "interests", entity, weight=float(weight))
 
             return fn
 
         def delete(kind: str, ref_id: str) -> Any:
-            def fn(s: Session) -> dict[Any, Any]:
-                return _change(s, kind, ref_id)
+            def fn(s: Session, request: gr.Request) -> dict[Any, Any]:
+                return _change(s, request, kind, ref_id)
 
             return fn
 
     return demo
-
-
-def _warm_up(agent: Any) -> None:
-    """Load the lazily loaded models now, so the first visitor's first message is not the slow one."""
-    try:
-        agent.warm_up()
-    except Exception:  # only an optimisation
-        log.warning("warm-up failed", exc_info=True)
-
-
-def launch(agent: Any, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the demo until interrupted (Ctrl-C or SIGTERM), then close the server.
-
-    Args:
-        agent: The agent to serve; the caller closes it afterwards.
-        host: Interface to listen on.
-        port: Port to listen on.
-    """
-    demo = build_demo(agent)
-    demo.queue(default_concurrency_limit=4)
-    threading.Thread(target=_warm_up, args=(agent,), daemon=True, name="warm-up").start()
-    stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
-        demo.launch(
-            server_name=host,
-            server_port=port,
-            prevent_thread_lock=True,
-            share=False,
-            ssr_mode=False,
-            theme=THEME,
-            css=CSS,
-            footer_links=[],
-            quiet=False,
-        )
-        log.info("Tastebud demo on http://%s:%d", host, port)
-        stop.wait()
-    finally:
-        demo.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m demo.app [--host H] [--port P]``: the demo with the environment's agent configuration.
-
-    The agent comes from ``AgentConfig.from_env()`` (``TASTEBUD_DATASET``, the backend variables...);
-    ``tastebud demo`` takes the same settings as flags. This entry stays below the command line
-    (``demo -> agent``), so nothing here imports ``tastebud.cli``.
-    """
-    import argparse
-
-    from agent.api import Agent, AgentConfig
-
-    parser = argparse.ArgumentParser(prog="python -m demo.app", description=main.__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="interface to serve on")
-    parser.add_argument("--port", type=int, default=7860, help="port to serve on")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    agent = Agent.from_config(AgentConfig.from_env())
-    try:
-        launch(agent, host=args.host, port=args.port)
-    finally:
-        agent.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

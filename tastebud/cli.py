@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("tastebud")
@@ -228,13 +229,37 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 # ---- demo ------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    from demo.app import launch
+    from demo.config import DemoConfig
+    from demo.serve import launch
 
+    # Checked before the agent loads: a bad users file or an unsafe host fails in a moment.
+    config = DemoConfig.from_env(
+        users_file=Path(args.users_file) if args.users_file else None,
+        trusted_header=args.trusted_header,
+        rate_limit=args.rate_limit,
+        host=args.host,
+        port=args.port,
+        allow_anyone=args.allow_anyone,
+    )
     agent = _agent(args)
     try:
-        launch(agent, host=args.host, port=args.port)
+        launch(agent, config)
     finally:
         agent.close()
+    return 0
+
+
+def cmd_demo_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from demo.accounts import hash_password, parse_users
+
+    password = getpass.getpass(f"password for {args.name}: ")
+    if password != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    line = f"{args.name}:{hash_password(password)}"
+    parse_users([line], "the new line")  # the same checks as when the demo reads the file
+    print(json.dumps({"name": args.name, "line": line}) if args.json else line)  # noqa: T201
     return 0
 
 
@@ -384,10 +409,33 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("demo", help="the Gradio demo in a browser: chat, cards, editable memory")
-    p.add_argument("--host", default="127.0.0.1", help="interface to serve on (0.0.0.0 to share on a network)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="interface to serve on (0.0.0.0 to share on a network: needs sign-in)"
+    )
     p.add_argument("--port", type=int, default=7860, help="port to serve on")
+    p.add_argument(
+        "--users-file",
+        help="sign in with the accounts in this file (lines name:password or name:scrypt$... from demo-password); "
+        "or set TASTEBUD_DEMO_USERS",
+    )
+    p.add_argument(
+        "--trusted-header",
+        help="take the signed-in name from this header set by your reverse proxy (e.g. X-Forwarded-User); "
+        "only safe when nothing but the proxy can reach the demo",
+    )
+    p.add_argument("--rate-limit", help="turns per seconds for one user, TURNS/SECONDS (default 20/60)")
+    p.add_argument(
+        "--allow-anyone",
+        action="store_true",
+        help="serve without sign-in on a network interface anyway (anyone can open any name's memory)",
+    )
     _add_agent_arguments(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("demo-password", help="print a users-file line with a hashed password (asks for it)")
+    p.add_argument("name", help="the account name (the user id its memory is kept under)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (name, line) as the last line")
+    p.set_defaults(func=cmd_demo_password)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
     _add_delegated({"train": train, "simulate": sub}, chosen)

@@ -151,7 +151,7 @@ def test_build_demo_wires_without_an_agent_call() -> None:
 def test_only_a_typed_turn_clears_the_message_box() -> None:
     """A card or option click may start late (queued behind the reply it raced with): what the
     user typed since must survive it. Every streamed chunk restates the status line."""
-    pytest.importorskip("gradio")
+    gr = pytest.importorskip("gradio")
     from demo.app import REPLYING, build_demo
 
     reply = _reply(text="Here you go", action="recommend", recommendations=[_rec(1), _rec(2)])
@@ -166,9 +166,10 @@ def test_only_a_typed_turn_clears_the_message_box() -> None:
     status = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "turn-status")
     session = Session(user="ann", cards=(_rec(1), _rec(2)))
 
-    typed = list(fns["run_turn"].fn(session, "something newer"))
+    request = gr.Request(session_hash="tab-1")
+    typed = list(fns["run_turn"].fn(session, "something newer", request))
     assert typed[0][box] == "" and typed[0][status] == REPLYING
-    clicked = list(fns["act"].fn(session))
+    clicked = list(fns["act"].fn(session, request))
     assert len(clicked) == len(typed) and all(box not in out for out in clicked)
     assert all(out[status] == REPLYING for out in clicked[1:-1])  # the streamed chunks
     assert clicked[-1][status] == ""
