@@ -67,8 +67,8 @@ class PostgresConversations:
             url, min_size=1, max_size=POOL_SIZE, kwargs=kwargs, configure=use_schema, open=False, name="tastebud"
         )
         try:
-            self.pool.open(wait=True, timeout=30.0)
-            with setup_lock(url):
+            with setup_lock(url):  # connects first: an unreachable server fails at once, not after the pool's wait
+                self.pool.open(wait=True, timeout=30.0)
                 self.saver = PostgresSaver(self.pool)  # type: ignore[arg-type]
                 self.saver.setup()
         except psycopg.OperationalError as err:

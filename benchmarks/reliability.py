@@ -5,9 +5,11 @@ Here N real worker processes, each with its own agent on one SQLite data folder,
 together on one conversation per round; afterwards the history must hold every turn sent.
 Default: a round of 2 processes x 80 turns and a round of 4 x 40 (320 turns in all). Then copies
 of the files it wrote are emptied, truncated or overwritten with 4 KB of random bytes (10 seeds),
-and each must fail to open with an error naming the file, the file unchanged. JSON last.
+and each must fail to open with an error naming the file, the file unchanged. With ``--database
+both`` the rounds run again with conversations and memory in PostgreSQL (a throwaway server
+unless ``--database-url`` names one). JSON last.
 
-    python benchmarks/reliability.py [--rounds 2 4] [--turns 320] [--data-dir DIR]
+    python benchmarks/reliability.py [--rounds 2 4] [--turns 320] [--data-dir DIR] [--database both]
 
 Workers are forked from a server that has imported the heavy modules once (``forkserver``):
 starting each from scratch would spend most of the run importing.
@@ -58,7 +60,7 @@ class Config:
             raise ValueError(f"turns ({self.turns}) must split evenly over {self.rounds} workers")
 
 
-def _worker(data: str, index: int, config: Config, ready: Any, go: list) -> None:
+def _worker(data: str, index: int, config: Config, ready: Any, go: list, database_url: str | None = None) -> None:
     """One worker process: its own agent; in each round, report ready, wait for the go, send its turns."""
     from agent.api import Agent, AgentConfig
     from agent.llm import BackendConfig
@@ -70,7 +72,7 @@ def _worker(data: str, index: int, config: Config, ready: Any, go: list) -> None
         retrieval=False,
         understanding=config.understanding,
     )
-    agent = Agent.from_config(agent_config, data_dir=Path(data))
+    agent = Agent.from_config(agent_config, data_dir=Path(data), database_url=database_url)
     agent.chat(f"warm-{index}", "hello")  # the first turn loads what loads lazily
     for number, workers in enumerate(config.rounds):
         ready.put(number)
@@ -99,14 +101,17 @@ def _await(ready: Any, procs: list, stage: int, deadline: float) -> None:
         seen += 1
 
 
-def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0) -> list[dict]:
-    """Run every round on one data folder; per round: workers, turns sent and kept, wall seconds."""
+def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0, database_url: str | None = None) -> list[dict]:
+    """Run every round on one data folder (or one PostgreSQL database); per round: workers, turns sent and kept, wall seconds."""
     data.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["agent.api", "agent.understand", "recsys.encoder", "sentence_transformers"])
     ready = ctx.Queue()
     go = [ctx.Event() for _ in config.rounds]
-    procs = [ctx.Process(target=_worker, args=(str(data), n, config, ready, go)) for n in range(max(config.rounds))]
+    procs = [
+        ctx.Process(target=_worker, args=(str(data), n, config, ready, go, database_url))
+        for n in range(max(config.rounds))
+    ]
     for proc in procs:
         proc.start()
     deadline = time.monotonic() + timeout_s
@@ -118,7 +123,7 @@ def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0) -> list[di
             go[number].set()
             _await(ready, procs, number + 1, deadline)  # the next round's ready (or done): this round is over
             wall = time.perf_counter() - started
-            kept = count_turns(data, USER, f"round{number}")
+            kept = count_turns(data, USER, f"round{number}", database_url)
             results.append(
                 {"workers": senders, "turns_sent": config.turns, "turns_kept": kept, "wall_s": round(wall, 1)}
             )
@@ -138,12 +143,12 @@ def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0) -> list[di
     return results
 
 
-def count_turns(data: Path, user_id: str, thread_id: str) -> int:
+def count_turns(data: Path, user_id: str, thread_id: str, database_url: str | None = None) -> int:
     """User messages in a conversation's history, read straight from the checkpoints."""
-    from agent.conversations import Conversations
+    from agent.conversations import open_conversations
     from agent.limits import conversation_key
 
-    conversations = Conversations(data)
+    conversations = open_conversations(data, database_url)
     try:
         saved = conversations.saver.get_tuple({"configurable": {"thread_id": conversation_key(user_id, thread_id)}})
     finally:
@@ -183,6 +188,43 @@ def damaged_file_cases(data: Path, seeds: int = 10) -> dict[str, int]:
     return {"cases": cases, "clear_error_file_unchanged": passed}
 
 
+def postgres_rounds(config: Config, server_url: str | None = None) -> dict[str, Any]:
+    """The same rounds with conversations and memory in PostgreSQL (issue 18, point 1).
+
+    Args:
+        config: What to run.
+        server_url: A server whose user may ``CREATE DATABASE``; None starts a throwaway one
+            (``memory.pg_testing``, as the tests do). Either way the rounds get a fresh database.
+    """
+    from contextlib import nullcontext
+
+    from memory.pg_testing import TempServer, create_database, drop_database
+
+    with TempServer() if server_url is None else nullcontext() as server:
+        admin = server_url or server.url  # type: ignore[union-attr]
+        url = create_database(admin, prefix="tastebud_reliability")
+        started = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory() as data:  # the workers' data folder holds nothing here
+                rounds = run_rounds(Path(data), config, database_url=url)
+        finally:
+            drop_database(url, admin)
+    return {
+        "rounds": rounds,
+        "turns_sent": sum(r["turns_sent"] for r in rounds),
+        "turns_lost": sum(r["turns_sent"] - r["turns_kept"] for r in rounds),
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _print_rounds(title: str, rounds: list[dict]) -> None:
+    print(title)  # noqa: T201
+    print(f"{'workers':>7} {'sent':>6} {'kept':>6} {'lost':>6} {'wall s':>7}")  # noqa: T201
+    for r in rounds:
+        lost = r["turns_sent"] - r["turns_kept"]
+        print(f"{r['workers']:>7} {r['turns_sent']:>6} {r['turns_kept']:>6} {lost:>6} {r['wall_s']:>7}")  # noqa: T201
+
+
 def _git_sha() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
@@ -198,6 +240,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=Config.turns, help="turns per round")
     parser.add_argument("--understanding", default=Config.understanding)
     parser.add_argument("--data-dir", type=Path, help="default: a new temporary folder")
+    parser.add_argument("--database", choices=["sqlite", "both"], default="sqlite", help="both: PostgreSQL too")
+    parser.add_argument("--database-url", help="PostgreSQL server to use (default: a throwaway one)")
     args = parser.parse_args()
     config = Config(rounds=tuple(args.rounds), turns=args.turns, understanding=args.understanding)
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="tastebud-reliability-"))
@@ -223,6 +267,9 @@ def main() -> None:
         "total_s": round(total, 1),
         "damaged_files": damage,
     }
+    if args.database == "both":
+        summary["postgresql"] = postgres_rounds(config, args.database_url)
+        _print_rounds("PostgreSQL:", summary["postgresql"]["rounds"])
     print(json.dumps(summary))  # noqa: T201
 
 
