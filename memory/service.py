@@ -125,7 +125,7 @@ class Memory:
     """Per-user memory over one catalog.
 
     Args:
-        store: The SQLite repository.
+        store: The repository: ``SQLiteStore``, or ``PostgresStore`` (``memory.backends.open_store``).
         catalog: The catalog instructions are compiled against.
         encoder: Sentence encoder for scope and context embeddings.
         config: Behaviour.

@@ -59,7 +59,6 @@ def test_after_none_of_these_a_type_comes_back_with_other_values_and_a_pick_sett
     assert reply.action == "recommend"
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 def test_standing_instruction_holds_in_a_new_thread_after_a_restart(make_agent: Callable[..., Agent]) -> None:
     first = make_agent()
     reply = first.chat("dana", "never recommend horror", thread_id="monday")

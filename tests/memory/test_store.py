@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memory.backends import open_store
-from memory.schema import FeedbackEvent
+from memory.schema import FeedbackEvent, utcnow
 from memory.service import Memory
 from memory.store import SCHEMA_VERSION, USER_TABLES, SQLiteStore, StoreError
 from recsys.catalog import Catalog
@@ -97,6 +97,37 @@ def test_concurrent_writes_from_many_threads_lose_nothing(
     for t in range(n_threads):
         assert len(reopened.instructions(f"solo{t}")) == 1
     reopened.close()
+
+
+def test_two_stores_on_one_database_lose_no_update(store_at: str | Path) -> None:
+    """Two stores (two processes' connections) adding to one user's interest at once: every add counts.
+
+    A read-modify-write: on SQLite ``BEGIN IMMEDIATE`` serialises it, on PostgreSQL the user's advisory lock.
+    """
+    stores = [open_store(store_at) for _ in range(2)]
+    n_threads, per_thread = 4, 15
+    barrier, errors = threading.Barrier(n_threads), []
+
+    def work(t: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(per_thread):
+                stores[t % 2].add_interests(
+                    "ann", [("genre:Comedy", "genre", 1.0, None)], lambda w, t, now: w, utcnow()
+                )
+        except BaseException as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    [(interest, _)] = stores[0].interests("ann")
+    assert (interest.evidence, interest.weight) == (n_threads * per_thread, n_threads * per_thread)
+    for store in stores:
+        store.close()
 
 
 def test_users_never_see_each_others_items(memory: Memory) -> None:
