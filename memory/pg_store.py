@@ -112,7 +112,7 @@ class _Connection:
         self.conn = conn
 
     def execute(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> psycopg.Cursor:
-        return self.conn.execute(translate(statement), params or None)
+        return self.conn.execute(translate(statement), tuple(params))  # always formatted: "%%" back to "%"
 
     @property
     def in_transaction(self) -> bool:
