@@ -14,7 +14,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from agent.context import Context, Services
-from agent.conversations import Conversations, TurnLocks
+from agent.conversations import ConversationStore, TurnLocks, open_conversations
 from agent.limits import DEFAULT_THREAD, InputError, check_message, conversation_key
 from agent.llm import BackendConfig, load_backend
 from agent.llm.base import ChatBackend, GenerationConfig
@@ -22,6 +22,7 @@ from agent.policy import POLICIES, Policy
 from agent.reply import Reply
 from agent.tools import RankingConfig, Toolbox
 from agent.turn import Understander
+from memory.backends import is_database_url
 from memory.health import FILES, ensure_usable
 from memory.store import check_user_id
 from recsys.settings import Settings
@@ -40,6 +41,9 @@ class AgentConfig:
             SASRec from the cache when there is one, else item-kNN (fitted in seconds).
         recommender_path: A saved recommender folder (overrides ``recommender``).
         data_dir: Folder of the memory and conversation databases (default: the cache's data folder).
+        database_url: A ``postgresql://`` URL: memory and conversations live in that database instead
+            of SQLite files in ``data_dir``, so several worker processes and hosts can share them
+            (default: ``TASTEBUD_DATABASE_URL`` through ``Settings``; unset, SQLite).
         policy: "auto" (default): the learned policy when ``tastebud train policy`` saved one for this
             catalog (``learned_policy_dir``), else max-entropy; or "maxent", "random", "always-recommend".
         k: Items per recommendation list.
@@ -60,6 +64,7 @@ class AgentConfig:
     recommender: str = "auto"
     recommender_path: Path | None = None
     data_dir: Path | None = None
+    database_url: str | None = None
     policy: str = "auto"
     k: int = 5
     retrieval: bool = True
@@ -89,6 +94,8 @@ class AgentConfig:
             raise ValueError(f"unknown understanding {self.understanding!r}; choose from {list(UNDERSTANDINGS)}")
         if not 1 <= self.k <= 50:
             raise ValueError("k must be between 1 and 50")
+        if self.database_url is not None and not is_database_url(self.database_url):
+            raise ValueError("database_url must be a postgresql:// URL")
 
 
 UNDERSTANDINGS = ("auto", "learned", "llm", "patterns")
@@ -203,12 +210,12 @@ class Agent:
     """A conversational recommender with per-user memory.
 
     Build it with ``Agent.from_config``; call ``chat`` (or ``stream`` / ``achat``).
-    Conversations are checkpointed per (user, thread) in SQLite; long-term memory is
+    Conversations are checkpointed per (user, thread) in SQLite or PostgreSQL; long-term memory is
     per user. The user id comes from the caller, never from message text.
     """
 
     def __init__(
-        self, services: Services, checkpointer: Any, memory: Any, conversations: Conversations | None = None
+        self, services: Services, checkpointer: Any, memory: Any, conversations: ConversationStore | None = None
     ) -> None:
         """Wire the graph; ``from_config`` is the usual way in.
 
@@ -216,7 +223,7 @@ class Agent:
             services: What the graph's nodes use.
             checkpointer: Where conversations are checkpointed (``conversations.saver`` when given).
             memory: The long-term memory.
-            conversations: The checked conversation file and its cross-process turn locks; without
+            conversations: Where conversations live and their cross-process turn locks; without
                 it turns are serialised per conversation within this process only.
         """
         from agent.graph import builder
@@ -248,17 +255,21 @@ class Agent:
 
         Raises:
             memory.health.StoreError: A store file in the data folder is damaged, truncated or
-                empty; the message names it and how to restore it.
+                empty, or the PostgreSQL database cannot be used; the message names it and what to do.
         """
         config = replace(config or AgentConfig(), **overrides)
         settings = settings or Settings.from_env()
         data_dir = Path(config.data_dir or settings.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # Both files are checked before anything slow loads: a damaged one fails in a moment.
-        ensure_usable(data_dir / FILES["memory"], "memory")
-        conversations = Conversations(data_dir)
+        database_url = config.database_url or settings.database_url
+        if database_url is None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            # Both files are checked before anything slow loads: a damaged one fails in a moment.
+            ensure_usable(data_dir / FILES["memory"], "memory")
+        conversations = open_conversations(data_dir, database_url)
         try:
-            return cls._build(config, settings, data_dir, conversations, backend, policy)
+            return cls._build(
+                config, settings, database_url or data_dir / FILES["memory"], conversations, backend, policy
+            )
         except BaseException:
             conversations.close()
             raise
@@ -268,8 +279,8 @@ class Agent:
         cls,
         config: AgentConfig,
         settings: Settings,
-        data_dir: Path,
-        conversations: Conversations,
+        memory_at: str | Path,
+        conversations: ConversationStore,
         backend: ChatBackend | None,
         policy: Policy | None,
     ) -> Agent:
@@ -284,7 +295,7 @@ class Agent:
         encoder = TextEncoder(settings=settings)
         backend = backend or load_backend(config.backend, settings)
         memory = Memory.open(
-            data_dir / FILES["memory"],
+            memory_at,
             catalog,
             encoder,
             complete=backend.complete if backend.capable else None,

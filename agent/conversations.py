@@ -4,7 +4,8 @@ A turn reads the conversation's last checkpoint, runs the graph, and writes the 
 turns of one conversation running at once both start from the same checkpoint and one of them
 is lost from the history (a tester saw 76 of 320 turns vanish with two worker processes). So
 each turn holds a lock for its conversation: a thread lock inside the process and, when the
-conversations live in a data folder, an ``flock`` on a lock file every process shares.
+conversations live in a data folder, an ``flock`` on a lock file every process shares. With a
+``postgresql://`` URL the conversations live in that database instead (``agent.pg_conversations``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -99,3 +101,31 @@ class Conversations:
         """Close the connection and let a restore replace the file."""
         self.saver.conn.close()
         self._guard.release()
+
+
+class ConversationStore(Protocol):
+    """What the agent needs of where conversations live (``Conversations``, ``PostgresConversations``)."""
+
+    saver: Any
+    locks: TurnLocks
+
+    def damage_named(self) -> AbstractContextManager[None]:
+        """Turn a store failure mid-turn into a ``StoreError`` naming the store."""
+        ...
+
+    def close(self) -> None:
+        """Close the connections."""
+        ...
+
+
+def open_conversations(data_dir: Path, database_url: str | None = None) -> ConversationStore:
+    """The conversations of a data folder (SQLite), or of a PostgreSQL database when a URL is given.
+
+    Raises:
+        memory.health.StoreError: The file is damaged or empty, or the database cannot be used.
+    """
+    if database_url:
+        from agent.pg_conversations import PostgresConversations
+
+        return PostgresConversations(database_url)
+    return Conversations(data_dir)

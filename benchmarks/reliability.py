@@ -8,9 +8,11 @@ of the files it wrote are emptied, truncated or overwritten with 4 KB of random 
 and each must fail to open with an error naming the file, the file unchanged. Then the faults of
 ``reliability_faults.py``: worker processes SIGKILLed mid-turn (acknowledged changes lost, integrity
 checks), bad inputs (leaks, changes to another user, refused inputs stored) and look-alike user ids
-(cross-user reads). JSON last.
+(cross-user reads). With ``--database both`` the rounds run again with conversations and memory
+in PostgreSQL (a throwaway server unless ``--database-url`` names one). JSON last.
 
     python benchmarks/reliability.py [--rounds 2 4] [--turns 320] [--kill-trials 10] [--data-dir DIR]
+                                     [--database both] [--database-url URL]
 
 Workers are forked from a server that has imported the heavy modules once (``forkserver``):
 starting each from scratch would spend most of the run importing.
@@ -61,7 +63,7 @@ class Config:
             raise ValueError(f"turns ({self.turns}) must split evenly over {self.rounds} workers")
 
 
-def _worker(data: str, index: int, config: Config, ready: Any, go: list) -> None:
+def _worker(data: str, index: int, config: Config, ready: Any, go: list, database_url: str | None = None) -> None:
     """One worker process: its own agent; in each round, report ready, wait for the go, send its turns."""
     from agent.api import Agent, AgentConfig
     from agent.llm import BackendConfig
@@ -73,7 +75,7 @@ def _worker(data: str, index: int, config: Config, ready: Any, go: list) -> None
         retrieval=False,
         understanding=config.understanding,
     )
-    agent = Agent.from_config(agent_config, data_dir=Path(data))
+    agent = Agent.from_config(agent_config, data_dir=Path(data), database_url=database_url)
     agent.chat(f"warm-{index}", "hello")  # the first turn loads what loads lazily
     for number, workers in enumerate(config.rounds):
         ready.put(number)
@@ -102,14 +104,17 @@ def _await(ready: Any, procs: list, stage: int, deadline: float) -> None:
         seen += 1
 
 
-def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0) -> list[dict]:
-    """Run every round on one data folder; per round: workers, turns sent and kept, wall seconds."""
+def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0, database_url: str | None = None) -> list[dict]:
+    """Run every round on one data folder (or one PostgreSQL database); per round: workers, turns sent and kept, wall seconds."""
     data.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["agent.api", "agent.understand", "recsys.encoder", "sentence_transformers"])
     ready = ctx.Queue()
     go = [ctx.Event() for _ in config.rounds]
-    procs = [ctx.Process(target=_worker, args=(str(data), n, config, ready, go)) for n in range(max(config.rounds))]
+    procs = [
+        ctx.Process(target=_worker, args=(str(data), n, config, ready, go, database_url))
+        for n in range(max(config.rounds))
+    ]
     for proc in procs:
         proc.start()
     deadline = time.monotonic() + timeout_s
@@ -121,7 +126,7 @@ def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0) -> list[di
             go[number].set()
             _await(ready, procs, number + 1, deadline)  # the next round's ready (or done): this round is over
             wall = time.perf_counter() - started
-            kept = count_turns(data, USER, f"round{number}")
+            kept = count_turns(data, USER, f"round{number}", database_url)
             results.append(
                 {"workers": senders, "turns_sent": config.turns, "turns_kept": kept, "wall_s": round(wall, 1)}
             )
@@ -141,12 +146,12 @@ def run_rounds(data: Path, config: Config, timeout_s: float = 1800.0) -> list[di
     return results
 
 
-def count_turns(data: Path, user_id: str, thread_id: str) -> int:
+def count_turns(data: Path, user_id: str, thread_id: str, database_url: str | None = None) -> int:
     """User messages in a conversation's history, read straight from the checkpoints."""
-    from agent.conversations import Conversations
+    from agent.conversations import open_conversations
     from agent.limits import conversation_key
 
-    conversations = Conversations(data)
+    conversations = open_conversations(data, database_url)
     try:
         saved = conversations.saver.get_tuple({"configurable": {"thread_id": conversation_key(user_id, thread_id)}})
     finally:
@@ -201,6 +206,43 @@ def run_faults(data: Path, kill_trials: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+def postgres_rounds(config: Config, server_url: str | None = None) -> dict[str, Any]:
+    """The same rounds with conversations and memory in PostgreSQL (issue 18, point 1).
+
+    Args:
+        config: What to run.
+        server_url: A server whose user may ``CREATE DATABASE``; None starts a throwaway one
+            (``memory.pg_testing``, as the tests do). Either way the rounds get a fresh database.
+    """
+    from contextlib import nullcontext
+
+    from memory.pg_testing import TempServer, create_database, drop_database
+
+    with TempServer() if server_url is None else nullcontext() as server:
+        admin = server_url or server.url  # type: ignore[union-attr]
+        url = create_database(admin, prefix="tastebud_reliability")
+        started = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory() as data:  # the workers' data folder holds nothing here
+                rounds = run_rounds(Path(data), config, database_url=url)
+        finally:
+            drop_database(url, admin)
+    return {
+        "rounds": rounds,
+        "turns_sent": sum(r["turns_sent"] for r in rounds),
+        "turns_lost": sum(r["turns_sent"] - r["turns_kept"] for r in rounds),
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _print_rounds(title: str, rounds: list[dict]) -> None:
+    print(title)  # noqa: T201
+    print(f"{'workers':>7} {'sent':>6} {'kept':>6} {'lost':>6} {'wall s':>7}")  # noqa: T201
+    for r in rounds:
+        lost = r["turns_sent"] - r["turns_kept"]
+        print(f"{r['workers']:>7} {r['turns_sent']:>6} {r['turns_kept']:>6} {lost:>6} {r['wall_s']:>7}")  # noqa: T201
+
+
 def _git_sha() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
@@ -217,6 +259,8 @@ def main() -> None:
     parser.add_argument("--understanding", default=Config.understanding)
     parser.add_argument("--data-dir", type=Path, help="default: a new temporary folder")
     parser.add_argument("--kill-trials", type=int, default=10, help="SIGKILL trials (2 workers killed in each)")
+    parser.add_argument("--database", choices=["sqlite", "both"], default="sqlite", help="both: PostgreSQL too")
+    parser.add_argument("--database-url", help="PostgreSQL server to use (default: a throwaway one)")
     args = parser.parse_args()
     config = Config(rounds=tuple(args.rounds), turns=args.turns, understanding=args.understanding)
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="tastebud-reliability-"))
@@ -225,10 +269,7 @@ def main() -> None:
     total = time.perf_counter() - started
     damage = damaged_file_cases(data)
     faults = run_faults(data, args.kill_trials)
-    print(f"{'workers':>7} {'sent':>6} {'kept':>6} {'lost':>6} {'wall s':>7}")  # noqa: T201
-    for r in rounds:
-        lost = r["turns_sent"] - r["turns_kept"]
-        print(f"{r['workers']:>7} {r['turns_sent']:>6} {r['turns_kept']:>6} {lost:>6} {r['wall_s']:>7}")  # noqa: T201
+    _print_rounds("SQLite:", rounds)
     print(f"damaged files: {damage['clear_error_file_unchanged']} of {damage['cases']} cases a clear error")  # noqa: T201
     for name, counts in faults.items():
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))  # noqa: T201
@@ -246,6 +287,9 @@ def main() -> None:
         "damaged_files": damage,
         **faults,
     }
+    if args.database == "both":
+        summary["postgresql"] = postgres_rounds(config, args.database_url)
+        _print_rounds("PostgreSQL:", summary["postgresql"]["rounds"])
     print(json.dumps(summary))  # noqa: T201
 
 

@@ -2,7 +2,7 @@
 
 Kinds ``instructions``, ``preferences``, ``interests`` and ``feedback`` map onto
 the typed memory (values are the records as JSON); any other namespace is a
-plain JSON key-value space in the same SQLite file, so an app can swap this for
+plain JSON key-value space in the same store (SQLite or PostgreSQL), so an app can swap this for
 LangGraph's PostgresStore and keep its code. Namespace labels cannot contain
 ``.``, so user ids are escaped with ``label_for`` ("a.b" -> "a%2Eb").
 """

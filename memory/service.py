@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from memory.backends import open_store
 from memory.conflicts import resolve
 from memory.constraints import compile_filter, year_range
 from memory.extract import Complete, LLMExtractor
@@ -124,7 +125,7 @@ class Memory:
     """Per-user memory over one catalog.
 
     Args:
-        store: The SQLite repository.
+        store: The repository: ``SQLiteStore``, or ``PostgresStore`` (``memory.backends.open_store``).
         catalog: The catalog instructions are compiled against.
         encoder: Sentence encoder for scope and context embeddings.
         config: Behaviour.
@@ -168,12 +169,22 @@ class Memory:
         config: MemoryConfig | None = None,
         complete: Complete | None = None,
     ) -> Memory:
-        """Open (or create) a memory file; defaults: ``Settings.data_dir``, the embedded catalog, MiniLM."""
+        """Open (or create) a memory file or PostgreSQL database; defaults: ``TASTEBUD_DATABASE_URL``
+        when set, else ``Settings.data_dir``; the embedded catalog; MiniLM.
+
+        Args:
+            path: A SQLite file, or a ``postgresql://`` URL (see ``memory.backends.open_store``).
+            catalog: The catalog instructions are compiled against.
+            encoder: Sentence encoder for scope and context embeddings.
+            config: Behaviour.
+            complete: Optional LLM completion callable.
+        """
         config = config or MemoryConfig()
         if path is None:
             from recsys.settings import Settings
 
-            path = Settings.from_env().data_dir / config.file_name
+            settings = Settings.from_env()
+            path = settings.database_url or settings.data_dir / config.file_name
         if catalog is None:
             from recsys.datasets import load_catalog
 
@@ -182,7 +193,7 @@ class Memory:
             from recsys.encoder import TextEncoder
 
             encoder = TextEncoder()
-        return cls(SQLiteStore(path), catalog, encoder, config=config, complete=complete)
+        return cls(open_store(path), catalog, encoder, config=config, complete=complete)
 
     def close(self) -> None:
         """Close the database connections."""

@@ -158,8 +158,13 @@ class SQLiteStore:
         return con
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+    def _write(self, user_id: str | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error).
+
+        Args:
+            user_id: Whose rows it changes. SQLite has one writer at a time anyway; the
+                PostgreSQL store (``memory.pg_store``) serialises writes per user with it.
+        """
         con = self._connect()
         if self._shared_lock is not None:
             self._shared_lock.acquire()
@@ -252,7 +257,7 @@ class SQLiteStore:
             vectors: Instruction id -> vector of its scope/text (kind ``instruction``).
         """
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             self._apply_instructions(con, user_id, new, superseded, vectors)
 
     def _apply_instructions(
@@ -308,7 +313,7 @@ class SQLiteStore:
             What was written: (new instructions, superseded map).
         """
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             rows = con.execute(
                 "SELECT body FROM instructions WHERE user_id = ? AND status = 'active' ORDER BY created_at, rowid",
                 (user_id,),
@@ -346,7 +351,7 @@ class SQLiteStore:
     def delete_instruction(self, user_id: str, instruction_id: str) -> bool:
         """Delete one instruction and its vector; True if it existed."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             n = con.execute("DELETE FROM instructions WHERE user_id = ? AND id = ?", (user_id, instruction_id)).rowcount
             con.execute(
                 "DELETE FROM vectors WHERE user_id = ? AND kind = 'instruction' AND ref_id = ?",
@@ -360,7 +365,7 @@ class SQLiteStore:
     def put_preference(self, user_id: str, pref: InferredPreference, vector: np.ndarray | None = None) -> None:
         """Insert or replace a preference (and its context vector)."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             con.execute(
                 "INSERT OR REPLACE INTO preferences (user_id, id, key, body, updated_at) VALUES (?, ?, ?, ?, ?)",
                 (user_id, pref.id, pref.key, pref.model_dump_json(), _ts(pref.updated_at)),
@@ -372,7 +377,7 @@ class SQLiteStore:
     def put_preferences(self, user_id: str, prefs: list[InferredPreference]) -> None:
         """Replace several preferences in one transaction (vectors unchanged)."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             for pref in prefs:
                 con.execute(
                     "INSERT OR REPLACE INTO preferences (user_id, id, key, body, updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -389,7 +394,7 @@ class SQLiteStore:
     def delete_preference(self, user_id: str, pref_id: str) -> bool:
         """Delete one preference and its vector; True if it existed."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             n = con.execute("DELETE FROM preferences WHERE user_id = ? AND id = ?", (user_id, pref_id)).rowcount
             con.execute(
                 "DELETE FROM vectors WHERE user_id = ? AND kind = 'preference' AND ref_id = ?", (user_id, pref_id)
@@ -417,7 +422,7 @@ class SQLiteStore:
             source: What caused it (for the audit trail).
         """
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             for entity, relation, delta, via in deltas:
                 row = con.execute(
                     "SELECT weight, evidence, via, updated_at FROM interests WHERE user_id = ? AND entity = ?",
@@ -458,7 +463,7 @@ class SQLiteStore:
     def set_interest(self, user_id: str, entity: str, weight: float) -> bool:
         """Overwrite one interest weight (a user edit); True if it existed."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             n = con.execute(
                 "UPDATE interests SET weight = ?, updated_at = ? WHERE user_id = ? AND entity = ?",
                 (float(weight), _ts(utcnow()), user_id, entity),
@@ -470,7 +475,7 @@ class SQLiteStore:
     def put_interest(self, user_id: str, entity: str, relation: str, weight: float) -> None:
         """Create or overwrite one interest edge (a user or adapter write)."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             con.execute(
                 "INSERT INTO interests (user_id, entity, relation, weight, evidence, via, updated_at) "
                 "VALUES (?, ?, ?, ?, 1, '[]', ?) ON CONFLICT (user_id, entity) DO UPDATE SET "
@@ -482,7 +487,7 @@ class SQLiteStore:
     def delete_interest(self, user_id: str, entity: str) -> bool:
         """Delete one interest edge; True if it existed."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             n = con.execute("DELETE FROM interests WHERE user_id = ? AND entity = ?", (user_id, entity)).rowcount
             if n:
                 self._event(con, user_id, "delete", "interest", entity)
@@ -492,7 +497,7 @@ class SQLiteStore:
     def add_feedback(self, user_id: str, event: FeedbackEvent) -> None:
         """Append a feedback event."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             con.execute(
                 "INSERT OR REPLACE INTO feedback (user_id, id, body, created_at) VALUES (?, ?, ?, ?)",
                 (user_id, event.id, event.model_dump_json(), _ts(event.created_at)),
@@ -508,7 +513,7 @@ class SQLiteStore:
     def delete_feedback(self, user_id: str, event_id: str) -> bool:
         """Delete one feedback event; True if it existed."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             n = con.execute("DELETE FROM feedback WHERE user_id = ? AND id = ?", (user_id, event_id)).rowcount
         return n > 0
 
@@ -550,7 +555,7 @@ class SQLiteStore:
     def kv_put(self, user_id: str, namespace: str, key: str, value: dict[str, Any] | None) -> None:
         """Insert, replace or (value None) delete a JSON value."""
         now = _ts(utcnow())
-        with self._write() as con:
+        with self._write(user_id) as con:
             if value is None:
                 con.execute("DELETE FROM kv WHERE user_id = ? AND namespace = ? AND key = ?", (user_id, namespace, key))
                 return
@@ -607,7 +612,7 @@ class SQLiteStore:
     def forget(self, user_id: str) -> dict[str, int]:
         """Delete every row of this user in every table, in one transaction; rows deleted per table."""
         check_user_id(user_id)
-        with self._write() as con:
+        with self._write(user_id) as con:
             counts = {t: con.execute(f"DELETE FROM {t} WHERE user_id = ?", (user_id,)).rowcount for t in USER_TABLES}
         if self.path != ":memory:":
             # Move the deletions out of the WAL into the (securely overwritten) main file.

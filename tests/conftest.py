@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,56 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for t, i in enumerate(rng.choice(80, 12, replace=False, p=weight / weight.sum())):
                 w.writerow([f"u{u}", f"a{i}", t])
     return folder
+# ---- PostgreSQL (issue 18): a real server for the store, agent and concurrency tests ----------
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server for this session.
+
+    ``TASTEBUD_TEST_DATABASE_URL`` when set (its user must be allowed to ``CREATE DATABASE``);
+    else a throwaway server started from the installed binaries (``memory.pg_testing``) and
+    stopped at the end. Without either the PostgreSQL tests skip, or fail when
+    ``TASTEBUD_REQUIRE_POSTGRES=1`` (CI installs the server, so a skip there would hide a break).
+    """
+    import os
+
+    from memory.pg_testing import NoServer, TempServer
+
+    given = os.environ.get("TASTEBUD_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    try:
+        import psycopg  # noqa: F401 - the postgres extra
+        from langgraph.checkpoint.postgres import PostgresSaver  # noqa: F401
+
+        server = TempServer().start()
+    except (ImportError, NoServer) as err:
+        reason = f"no PostgreSQL to test against ({err}); install the server (apt-get install postgresql) and `pip install -e .[postgres]`, or set TASTEBUD_TEST_DATABASE_URL"
+        if os.environ.get("TASTEBUD_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"TASTEBUD_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    from memory.pg_testing import create_database, drop_database
+
+    url = create_database(postgres_server)
+    yield url
+    drop_database(url, postgres_server)
+
+
+@pytest.fixture()
+def database(request: pytest.FixtureRequest) -> str | None:
+    """Where a test's stores live: None (SQLite files, the default) or a fresh PostgreSQL URL.
+
+    Parametrize it indirectly: ``@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)``.
+    """
+    kind = getattr(request, "param", "sqlite")
+    assert kind in ("sqlite", "postgresql"), kind
+    return None if kind == "sqlite" else request.getfixturevalue("postgres_url")

@@ -16,11 +16,13 @@ TEMPLATE = AgentConfig(backend=BackendConfig(kind="template"), recommender="item
 
 
 @pytest.fixture()
-def make_agent(tmp_path: Path, settings: Settings) -> Iterator[Callable[..., Agent]]:
-    """Build agents over one data folder; a second call after ``close()`` is a restart."""
+def make_agent(tmp_path: Path, settings: Settings, database: str | None) -> Iterator[Callable[..., Agent]]:
+    """Build agents over one data folder (or one PostgreSQL database, when a test parametrizes
+    ``database``); a second call after ``close()`` is a restart."""
     agents: list[Agent] = []
 
     def make(**overrides: object) -> Agent:
+        overrides = {"database_url": database, **overrides}
         agent = Agent.from_config(TEMPLATE, settings, data_dir=tmp_path / "data", **overrides)
         agents.append(agent)
         return agent

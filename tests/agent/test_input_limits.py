@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.api import Agent, AgentConfig
+from agent.conversations import Conversations
 from agent.limits import MAX_MESSAGE_CHARS, conversation_key, split_key
 from agent.llm import BackendConfig
 from memory.ids import check_thread_id, check_user_id
@@ -24,12 +25,22 @@ from recsys.settings import Settings
 CONFIG = AgentConfig(backend=BackendConfig(kind="template"), recommender="itemknn", policy="maxent", retrieval=False)
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Agent]:
-    """One agent for the module (building one takes seconds); each test talks as its own user."""
-    built = Agent.from_config(CONFIG, settings, data_dir=tmp_path_factory.mktemp("data"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def agent(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, settings: Settings
+) -> Iterator[Agent]:
+    """One agent per backend for the module (building one takes seconds); each test talks as its own user."""
+    database = None
+    if request.param == "postgresql":
+        from memory.pg_testing import create_database, drop_database
+
+        server = request.getfixturevalue("postgres_server")
+        database = create_database(server)
+    built = Agent.from_config(CONFIG, settings, data_dir=tmp_path_factory.mktemp("data"), database_url=database)
     yield built
     built.close()
+    if database is not None:
+        drop_database(database, server)
 
 
 @pytest.fixture()
@@ -38,6 +49,10 @@ def ann() -> str:
 
 
 def _disk(agent: Agent) -> int:
+    """Bytes the conversations take: the SQLite file and its WAL, or the PostgreSQL database."""
+    if not isinstance(agent.conversations, Conversations):  # PostgreSQL: the checkpointer holds a pool
+        with agent.checkpointer.conn.connection() as conn:
+            return int(conn.execute("SELECT pg_database_size(current_database()) AS n").fetchone()["n"])
     path = agent.checkpointer.conn.execute("PRAGMA database_list").fetchone()[2]
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from agent.api import Agent
 from agent.reply import Reply
 
@@ -107,6 +109,7 @@ def test_forget_removes_the_rule(agent: Agent) -> None:
     assert "no standing rules" in reply.text
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 def test_users_are_isolated(agent: Agent) -> None:
     agent.chat("bob", "never recommend comedies")
     agent.chat("bob", "I loved Toy Story")
@@ -133,6 +136,7 @@ def test_bad_input_gets_a_handled_reply_and_loses_nothing(agent: Agent) -> None:
     assert all("Horror" not in g for g in genres_of(reply))
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 def test_streaming_and_async(agent: Agent) -> None:
     chunks = list(agent.stream("ivy", "a comedy from the 1990s please"))
     reply = chunks[-1]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from memory.backends import open_store
 from memory.overlay import with_people
 from memory.service import Memory
 from memory.store import SQLiteStore
@@ -76,10 +77,16 @@ def named_ml100k(ml100k: Catalog) -> Catalog:
     return with_people(ml100k, {k: v for k, v in PEOPLE.items() if k not in ("Tim Allen",)})
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a fresh memory store lives: a SQLite file, or an empty PostgreSQL database (every test runs on both)."""
+    return tmp_path / "memory.sqlite3" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def memory(tmp_path: Path, ml100k: Catalog, encoder: TextEncoder) -> Iterator[Memory]:
-    """A fresh memory file over ML-100K."""
-    m = Memory(SQLiteStore(tmp_path / "memory.sqlite3"), ml100k, encoder)
+def memory(store_at: str | Path, ml100k: Catalog, encoder: TextEncoder) -> Iterator[Memory]:
+    """A fresh memory store over ML-100K, on SQLite and on PostgreSQL."""
+    m = Memory(open_store(store_at), ml100k, encoder)
     yield m
     m.close()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from memory.schema import FeedbackEvent
+from memory.backends import open_store
+from memory.schema import FeedbackEvent, utcnow
 from memory.service import Memory
 from memory.store import SCHEMA_VERSION, USER_TABLES, SQLiteStore, StoreError
 from recsys.catalog import Catalog
@@ -43,16 +44,15 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
-def test_memory_survives_restart(tmp_path: Path, ml100k: Catalog, encoder: TextEncoder) -> None:
-    path = tmp_path / "m.sqlite3"
-    m1 = Memory(SQLiteStore(path), ml100k, encoder)
+def test_memory_survives_restart(store_at: str | Path, ml100k: Catalog, encoder: TextEncoder) -> None:
+    m1 = Memory(open_store(store_at), ml100k, encoder)
     m1.remember_utterance("ann", "never recommend horror")
     m1.remember_utterance("ann", "When I watch with my kids, only animation or family films")
     m1.record_feedback("ann", "like", "1", context="something for the kids")
     m1.record_feedback("ann", "critique", context="a long epic", text="too long")
     before = m1.export("ann")
     m1.close()
-    m2 = Memory(SQLiteStore(path), ml100k, encoder)
+    m2 = Memory(open_store(store_at), ml100k, encoder)
     after = m2.export("ann")
     for kind in ("instructions", "preferences", "interests", "feedback"):
         assert after[kind] == before[kind] and after[kind]
@@ -63,10 +63,9 @@ def test_memory_survives_restart(tmp_path: Path, ml100k: Catalog, encoder: TextE
 
 
 def test_concurrent_writes_from_many_threads_lose_nothing(
-    tmp_path: Path, ml100k: Catalog, encoder: TextEncoder
+    store_at: str | Path, ml100k: Catalog, encoder: TextEncoder
 ) -> None:
-    path = tmp_path / "m.sqlite3"
-    memory = Memory(SQLiteStore(path), ml100k, encoder)
+    memory = Memory(open_store(store_at), ml100k, encoder)
     genres = sorted(ml100k.genres.values())
     n_threads, per_thread = 16, 6
     errors: list[BaseException] = []
@@ -90,7 +89,7 @@ def test_concurrent_writes_from_many_threads_lose_nothing(
         th.join()
     assert not errors, errors
     memory.close()
-    reopened = SQLiteStore(path)
+    reopened = open_store(store_at)
     for u in range(4):
         assert len(reopened.feedback(f"user{u}")) == per_thread * n_threads // 4
         evidence = sum(i.evidence for i, _ in reopened.interests(f"user{u}"))
@@ -98,6 +97,37 @@ def test_concurrent_writes_from_many_threads_lose_nothing(
     for t in range(n_threads):
         assert len(reopened.instructions(f"solo{t}")) == 1
     reopened.close()
+
+
+def test_two_stores_on_one_database_lose_no_update(store_at: str | Path) -> None:
+    """Two stores (two processes' connections) adding to one user's interest at once: every add counts.
+
+    A read-modify-write: on SQLite ``BEGIN IMMEDIATE`` serialises it, on PostgreSQL the user's advisory lock.
+    """
+    stores = [open_store(store_at) for _ in range(2)]
+    n_threads, per_thread = 4, 15
+    barrier, errors = threading.Barrier(n_threads), []
+
+    def work(t: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(per_thread):
+                stores[t % 2].add_interests(
+                    "ann", [("genre:Comedy", "genre", 1.0, None)], lambda w, t, now: w, utcnow()
+                )
+        except BaseException as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    [(interest, _)] = stores[0].interests("ann")
+    assert (interest.evidence, interest.weight) == (n_threads * per_thread, n_threads * per_thread)
+    for store in stores:
+        store.close()
 
 
 def test_users_never_see_each_others_items(memory: Memory) -> None:
