@@ -20,6 +20,7 @@ import gradio as gr
 
 from agent.reply import Reply
 from demo.memory_view import MemoryView, interest_figure, read_memory
+from demo.rewrite import add_rewrite_box
 from demo.session import (
     MAX_CARDS,
     MAX_OPTIONS,
@@ -123,6 +124,7 @@ def build_demo(agent: Any) -> gr.Blocks:
                         max_lines=4,
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+                add_rewrite_box(agent, session)
             with gr.Column(scale=2, elem_id="memory-panel"):
                 # One render at a time: two renders applied at once race inside Gradio (its
                 # attach_load_events iterates the blocks the other one is adding: "dictionary
