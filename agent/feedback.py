@@ -20,6 +20,7 @@ from memory.ids import check_thread_id, check_user_id
 
 if TYPE_CHECKING:
     from agent.api import Agent
+    from memory.service import Memory
 
 ITEM_KINDS = frozenset({"accept", "like", "not_for_me"})
 """Kinds about one item of the list: they need ``item_id``."""
@@ -111,6 +112,57 @@ def _turn_state(agent: Agent, request: FeedbackRequest) -> dict[str, Any]:
     raise FeedbackError(f"turn {wanted} of conversation {request.thread_id!r} has no finished reply")
 
 
+def _entry(
+    values: dict[str, Any],
+    turn: int,
+    thread_id: str,
+    kind: str,
+    item_id: str | None,
+    text: str,
+    memory: Memory,
+    user_id: str,
+) -> FeedbackEntry:
+    """An entry about the reply in ``values`` (the state at the end of turn ``turn``)."""
+    reply = values.get("reply") or {}
+    humans = [str(m.content) for m in values.get("messages", []) if isinstance(m, HumanMessage)]
+    return FeedbackEntry(
+        id=f"fl_{uuid.uuid4().hex[:12]}",
+        thread_id=thread_id,
+        turn=turn,
+        kind=kind,  # type: ignore[arg-type]
+        item_id=item_id,
+        text=text,
+        request=humans[turn - 1] if len(humans) >= turn else "",
+        reply=reply.get("text", ""),
+        action=reply.get("action", ""),
+        plan=values.get("plan") or {},
+        shown=[r["item_id"] for r in reply.get("recommendations", [])],
+        memory=MemorySnapshot.of(memory, user_id),
+    )
+
+
+def log_said(memory: Memory, user_id: str, state: dict[str, Any], kind: str, items: list[str], text: str = "") -> None:
+    """Log feedback said in the conversation ("not for me", "I'll watch the second one") about the last reply.
+
+    Called by the graph before this turn's reply replaces the last one, so the entry carries the
+    reply the user reacted to; memory learns from it in the graph itself, not here. No entry
+    without an earlier reply, or outside a conversation (a bare graph run has no thread).
+    """
+    from langgraph.config import get_config
+
+    from agent.limits import split_key
+
+    key = get_config().get("configurable", {}).get("thread_id")
+    turn = int(state.get("turn", 1)) - 1
+    if not key or turn < 1 or not state.get("reply"):
+        return
+    _, thread_id = split_key(key)
+    for item_id in items or [None]:
+        memory.feedback_log.add(
+            user_id, _entry(state, turn, thread_id, kind, item_id, text if kind == "critique" else "", memory, user_id)
+        )
+
+
 def record(agent: Agent, request: FeedbackRequest) -> FeedbackResult:
     """Log the feedback with its context and let memory learn from it.
 
@@ -128,23 +180,11 @@ def record(agent: Agent, request: FeedbackRequest) -> FeedbackResult:
     if request.kind == "reject" and not listed:
         raise FeedbackError(f"turn {turn} showed no list to reject")
     memory = agent.memory
-    request_text = next((str(m.content) for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), "")
-    entry = FeedbackEntry(
-        id=f"fl_{uuid.uuid4().hex[:12]}",
-        thread_id=request.thread_id,
-        turn=turn,
-        kind=request.kind,
-        item_id=request.item_id,
-        text=request.text or "",
-        request=request_text,
-        reply=reply.get("text", ""),
-        action=reply.get("action", ""),
-        plan=state.get("plan", {}),
-        shown=listed,
-        memory=MemorySnapshot.of(memory, request.user_id),
+    entry = _entry(
+        state, turn, request.thread_id, request.kind, request.item_id, request.text or "", memory, request.user_id
     )
     memory.feedback_log.add(request.user_id, entry)
-    context = state.get("query") or request_text
+    context = state.get("query") or entry.request
     learned = []
     if request.kind in _MEMORY_KIND:
         targets = [request.item_id] if request.item_id else listed

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 
 from agent import remembering, scope
 from agent.context import Context
+from agent.feedback import log_said
 from agent.grounding import grounded_text
 from agent.llm.plan import PlannedItem, ReplyPlan
 from agent.policy import Ask, Observation, asked_keys
@@ -106,6 +107,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             return {"action": "inform", "facts": ["Glad to help! Ask me for a recommendation any time."]}
         for item_id in chosen:
             memory.record_feedback(user, "accept", item_id, context=state.get("query", ""))
+        log_said(memory, user, dict(state), "accept", chosen)
         names = " and ".join(titles[i] for i in chosen)
         return {
             "action": "inform",
@@ -117,6 +119,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         kind = turn.intent
         for item_id in turn.items:
             memory.record_feedback(user, kind, item_id, context=turn.text)
+        log_said(memory, user, dict(state), "like" if kind == "like" else "not_for_me", turn.items)
         verb = "liked" if kind == "like" else "didn't like"
         names = " and ".join(titles[i] for i in turn.items)
         update: dict[str, Any] = {
@@ -131,6 +134,8 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         targets = [i for i in (turn.items or shown) if i in titles]
         for item_id in targets:
             memory.record_feedback(user, "reject", item_id, context=state.get("query", ""))
+        if targets:
+            log_said(memory, user, dict(state), "reject", [] if set(shown) <= set(targets) else targets)
         whole_list = not turn.items or set(shown) <= set(targets)
         return {
             "rejected": state.get("rejected", []) + targets,
@@ -143,6 +148,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         learned = memory.record_feedback(
             user, "critique", shown[0] if shown else None, context=state.get("query", ""), text=turn.text
         )
+        log_said(memory, user, dict(state), "critique", [], text=turn.text)
         years = [y for y in (tools.catalog.get(i).year for i in shown) if y]
         return {
             **critique_update(dict(state), turn, years),

@@ -114,8 +114,6 @@ def grounded_text(
     # A last fragment without an end mark was cut by the token limit: it is dropped.
     if plan.kind == "ask" and plan.question and not any("?" in p for p in parts):
         say(plan.question)
-    if not spoken and plan.kind == "recommend" and not plan.facts:
-        say("Here is what I found for you:" if len(plan.items) > 1 else "Here is my pick for you:")
     tail = structured_part(plan)
     if tail:
         say(tail)

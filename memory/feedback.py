@@ -29,6 +29,8 @@ FeedbackKind = Literal["accept", "reject", "like", "not_for_me", "critique", "ed
 FEEDBACK_KINDS: tuple[str, ...] = ("accept", "reject", "like", "not_for_me", "critique", "edit")
 STYLE_PREFIXES: tuple[str, ...] = ("style:", "format:", "tone:", "content:")
 """Keys of inferred preferences about how replies are written (not which films)."""
+HISTORY = 50
+"""Liked items kept in a snapshot (the recommenders read at most the last 50)."""
 
 
 class SnapshotPreference(BaseModel):
@@ -48,6 +50,8 @@ class MemorySnapshot(BaseModel):
         instructions: Texts of the active standing instructions.
         preferences: Inferred preferences (key, text, confidence).
         interests: Names of the strongest interests, strongest first.
+        history: Items the user liked or accepted, oldest first (the last ``HISTORY``; what the
+            sequential recommender reads).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -55,6 +59,7 @@ class MemorySnapshot(BaseModel):
     instructions: list[str] = Field(default_factory=list)
     preferences: list[SnapshotPreference] = Field(default_factory=list)
     interests: list[str] = Field(default_factory=list)
+    history: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, memory: Memory, user_id: str, k_interests: int = 10) -> MemorySnapshot:
@@ -65,6 +70,9 @@ class MemorySnapshot(BaseModel):
                 SnapshotPreference(key=p.key, text=p.text, confidence=p.confidence) for p in memory.preferences(user_id)
             ],
             interests=[i.name or i.entity for i in memory.top_interests(user_id, k=k_interests)],
+            history=[e.item_id for e in memory.store.feedback(user_id) if e.kind in ("like", "accept") and e.item_id][
+                -HISTORY:
+            ],
         )
 
     def style(self, min_confidence: float = 0.0) -> list[SnapshotPreference]:

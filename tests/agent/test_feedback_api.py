@@ -133,3 +133,18 @@ def test_feedback_never_crosses_look_alike_users(agent: Agent) -> None:
     assert agent.memory.feedback_log.entries(owner) == []
     assert agent.memory.store.row_counts(owner)["feedback_log"] == 0
     assert [e.kind for e in agent.memory.feedback_log.entries(twin)] == ["reject"]
+
+
+def test_feedback_said_in_the_conversation_is_logged_about_the_reply_before(agent: Agent) -> None:
+    user = _user()
+    shown = _until_list(agent, user)
+    list_turn = len(agent.history(user, "sofa")) // 2
+    agent.chat(user, "not for me", thread_id="sofa")
+    again = _until_list(agent, user, opening="something else, a drama")
+    again_turn = len(agent.history(user, "sofa")) // 2
+    agent.chat(user, "I'll watch the second one", thread_id="sofa")
+    reject, accept = agent.memory.feedback_log.entries(user)
+    assert (reject.kind, reject.turn, reject.item_id) == ("reject", list_turn, None)
+    assert reject.reply == shown.text and reject.shown == [r.item_id for r in shown.recommendations]
+    assert (accept.kind, accept.item_id, accept.reply) == ("accept", again.recommendations[1].item_id, again.text)
+    assert accept.turn == again_turn > list_turn + 1
