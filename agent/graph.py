@@ -105,9 +105,9 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         chosen = turn.items or shown[:1]
         if not chosen:
             return {"action": "inform", "facts": ["Glad to help! Ask me for a recommendation any time."]}
+        log_said(memory, user, dict(state), "accept", chosen)  # before memory learns: the snapshot is as it was
         for item_id in chosen:
             memory.record_feedback(user, "accept", item_id, context=state.get("query", ""))
-        log_said(memory, user, dict(state), "accept", chosen)
         names = " and ".join(titles[i] for i in chosen)
         return {
             "action": "inform",
@@ -117,9 +117,9 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     if turn.intent in ("like", "dislike"):
         kind = turn.intent
+        log_said(memory, user, dict(state), "like" if kind == "like" else "not_for_me", turn.items)
         for item_id in turn.items:
             memory.record_feedback(user, kind, item_id, context=turn.text)
-        log_said(memory, user, dict(state), "like" if kind == "like" else "not_for_me", turn.items)
         verb = "liked" if kind == "like" else "didn't like"
         names = " and ".join(titles[i] for i in turn.items)
         update: dict[str, Any] = {
@@ -132,10 +132,10 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {**update, **new_search(turn, keep_atoms=False)}
     if turn.intent == "reject":
         targets = [i for i in (turn.items or shown) if i in titles]
-        for item_id in targets:
-            memory.record_feedback(user, "reject", item_id, context=state.get("query", ""))
         if targets:
             log_said(memory, user, dict(state), "reject", [] if set(shown) <= set(targets) else targets)
+        for item_id in targets:
+            memory.record_feedback(user, "reject", item_id, context=state.get("query", ""))
         whole_list = not turn.items or set(shown) <= set(targets)
         return {
             "rejected": state.get("rejected", []) + targets,
@@ -145,10 +145,10 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "pending": None,
         }
     if turn.intent == "critique":
+        log_said(memory, user, dict(state), "critique", [], text=turn.text)
         learned = memory.record_feedback(
             user, "critique", shown[0] if shown else None, context=state.get("query", ""), text=turn.text
         )
-        log_said(memory, user, dict(state), "critique", [], text=turn.text)
         years = [y for y in (tools.catalog.get(i).year for i in shown) if y]
         return {
             **critique_update(dict(state), turn, years),

@@ -249,14 +249,20 @@ _DELEGATED: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (("train", "seqrec"), "recsys.seqrec.cli", "train a sequential recommender"),
     (("simulate",), "agent.simulate.cli", "simulated-user evaluation (MCR protocol or persona memory)"),
+    (
+        ("tune", "data"),
+        "agent.tuning.data_cli",
+        "preference data from the feedback log and simulated users with latent styles",
+    ),
 )
 
 
 def _command_words(argv: Sequence[str]) -> tuple[str, ...]:
     """The first two positional words of a command line (``("train", "seqrec")``), skipping options.
 
-    Only ``--cache-dir`` takes a value before the command; after it, the only nested command is
-    ``train``, whose parser has no options, so the second word is always the subcommand when there is one.
+    Only ``--cache-dir`` takes a value before the command; after it, the only nested commands are
+    ``train`` and ``tune``, whose parsers have no options, so the second word is always the subcommand
+    when there is one.
     """
     words: list[str] = []
     tokens = iter(argv)
@@ -390,7 +396,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
-    _add_delegated({"train": train, "simulate": sub}, chosen)
+    tune = sub.add_parser("tune", help="preference optimization from feedback").add_subparsers(
+        dest="tune_what", required=True
+    )
+    _add_delegated({"train": train, "simulate": sub, "tune": tune}, chosen)
     from tastebud.store_cli import add_store
 
     add_store(sub)
