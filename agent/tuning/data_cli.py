@@ -87,17 +87,25 @@ def run(args: argparse.Namespace) -> int:
 
     from agent.llm import BackendConfig
     from agent.tuning.data import Datasets, from_log, write_jsonl
-    from agent.tuning.simulate import SimulatedUsersConfig, run_users
+    from agent.tuning.simulate import SimulatedUsersConfig, check_training_seed, run_users
     from memory.feedback import FeedbackLog
     from memory.health import FILES
     from memory.store import SQLiteStore
 
     started = time.perf_counter()
+    check_training_seed(args.seed)
     out = Path(args.out or f"runs/tune/data-{args.seed}")
     if (out / "users").exists():
         raise ValueError(f"{out} already holds a run (users/); choose another --out")
     if args.samples == 1 or args.samples < 0:
         raise ValueError("--samples must be 0 (none) or at least 2")
+    if args.samples and args.backend == "template":
+        raise ValueError("on-policy samples need a language model: use --backend local")
+    real_logs = [Path(d) for d in args.log if (Path(d) / FILES["memory"]).is_file()]
+    if args.personas + args.mcr == 0 and not real_logs:
+        raise ValueError(
+            "nothing to build from: no simulated users (--personas, --mcr) and no --log with a memory file"
+        )
     model_path = Path(args.model_path) if args.model_path else None
     backend = BackendConfig(kind=args.backend, model_path=model_path)
     defaults = SimulatedUsersConfig(seed=args.seed, personas=args.personas, mcr=args.mcr)
@@ -112,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     simulated_s = time.perf_counter() - started
 
     data = Datasets()
-    logs = [out / "users", *(Path(d) for d in args.log)]
+    logs = [out / "users", *real_logs]
     stores = [SQLiteStore(folder / FILES["memory"]) for folder in logs if (folder / FILES["memory"]).is_file()]
     entries = []
     try:
@@ -167,8 +175,6 @@ def _on_policy(args: argparse.Namespace, backend: Any, entries: list[Any]) -> tu
     from agent.tuning.reward import Reward
     from recsys.datasets import load_catalog
 
-    if backend.kind == "template":
-        raise ValueError("on-policy samples need a language model: use --backend local")
     catalog = load_catalog(args.dataset)
     reward = Reward(title_pattern(catalog), genre_pattern(list(catalog.genres.values())))
     sampling = SamplingConfig(

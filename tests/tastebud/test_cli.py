@@ -130,6 +130,7 @@ print("heavy:", ",".join(heavy))
         ["train", "policy", "--help"],
         ["train", "seqrec", "--help"],
         ["train", "understanding", "--help"],
+        ["tune", "data", "--help"],
         ["chat", "--help"],
         ["demo", "--help"],
     ],
