@@ -144,6 +144,7 @@ def _backend_config(args: argparse.Namespace):  # -> BackendConfig
         model_path=Path(args.model_path) if args.model_path else env.model_path,
         base_url=args.base_url or env.base_url,
         model=args.model or env.model,
+        adapter="off" if getattr(args, "no_adapter", False) else env.adapter,
     )
 
 
@@ -254,6 +255,7 @@ _DELEGATED: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "agent.tuning.data_cli",
         "preference data from the feedback log and simulated users with latent styles",
     ),
+    (("tune", "llm"), "agent.tuning.llm_cli", "tune the language model on preference data (TRL, LoRA)"),
 )
 
 
@@ -305,6 +307,11 @@ def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument(
+        "--no-adapter",
+        action="store_true",
+        help="local: leave out the adapter 'tastebud tune llm' saved for the model (used when there is one)",
+    )
     p.add_argument("--base-url", help="openai: server root")
     p.add_argument("--model", help="openai: model name")
     p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
@@ -375,6 +382,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("message", help="the message to send")
     p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument(
+        "--no-adapter",
+        action="store_true",
+        help="local: leave out the adapter 'tastebud tune llm' saved for the model (used when there is one)",
+    )
     p.add_argument("--base-url", help="openai: server root, e.g. http://localhost:8000/v1")
     p.add_argument("--model", help="openai: model name")
     p.add_argument("--max-new-tokens", type=int, default=64, help="longest reply, in tokens")

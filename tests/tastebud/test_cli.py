@@ -131,6 +131,7 @@ print("heavy:", ",".join(heavy))
         ["train", "seqrec", "--help"],
         ["train", "understanding", "--help"],
         ["tune", "data", "--help"],
+        ["tune", "llm", "--help"],
         ["chat", "--help"],
         ["demo", "--help"],
     ],
