@@ -56,6 +56,8 @@ class AgentConfig:
         understanding_path: A trained understanding model folder (default: the one shipped with Tastebud).
         domain: What the catalog holds, in words, for replies to off-topic messages.
         ranking: Weights of soft evidence in ranking (text match, era lean, popularity prior).
+        style_prompt: Tell the language model the user's inferred style preferences ("prefers short,
+            concise answers"), CIPHER-style; False leaves the prompt as for every user.
     """
 
     dataset: str = "ml-100k"
@@ -72,6 +74,7 @@ class AgentConfig:
     understanding_path: Path | None = None
     domain: str = "films"
     ranking: RankingConfig = field(default_factory=RankingConfig)
+    style_prompt: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AgentConfig:
@@ -304,6 +307,7 @@ class Agent:
             k=config.k,
             generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
             domain=config.domain,
+            style_prompt=config.style_prompt,
         )
         return cls(services, conversations.saver, memory, conversations)
 

@@ -19,12 +19,14 @@ from agent import remembering, scope
 from agent.context import Context
 from agent.feedback import log_said
 from agent.grounding import grounded_text
+from agent.llm.base import style_note
 from agent.llm.plan import PlannedItem, ReplyPlan
 from agent.policy import Ask, Observation, asked_keys
 from agent.reply import AppliedInstruction, Option, Question, Recommendation, Reply
 from agent.search import SESSION_RESET, answer_update, critique_update, honour_rules, new_search
 from agent.state import InputState, State
 from agent.turn import PendingQuestion, Turn
+from memory.feedback import style_preferences
 from memory.schema import Atom
 
 
@@ -364,7 +366,9 @@ def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     tools = svc.tools
     plan = ReplyPlan.model_validate(state["plan"])
     writer = get_stream_writer()
-    text = grounded_text(svc.backend, plan, svc.titles, svc.generation, genres=svc.genres, emit=writer)
+    prefs = style_preferences(tools.memory.preferences(runtime.context.user_id)) if svc.style_prompt else []
+    note = style_note([p.text for p in prefs])
+    text = grounded_text(svc.backend, plan, svc.titles, svc.generation, genres=svc.genres, emit=writer, note=note)
     turn = _turn(state)
 
     def card(item_id: str, reason: str) -> Recommendation:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.health import damaged, is_damage
 from memory.ids import check_thread_id, check_user_id
-from memory.schema import utcnow
+from memory.schema import InferredPreference, utcnow
 
 if TYPE_CHECKING:
     from memory.service import Memory
@@ -29,6 +29,8 @@ FeedbackKind = Literal["accept", "reject", "like", "not_for_me", "critique", "ed
 FEEDBACK_KINDS: tuple[str, ...] = ("accept", "reject", "like", "not_for_me", "critique", "edit")
 STYLE_PREFIXES: tuple[str, ...] = ("style:", "format:", "tone:", "content:")
 """Keys of inferred preferences about how replies are written (not which films)."""
+MIN_STYLE_CONFIDENCE = 0.3
+"""Inferred style preferences below this confidence are not acted on (prompts, rewards)."""
 HISTORY = 50
 """Liked items kept in a snapshot (the recommenders read at most the last 50)."""
 
@@ -77,8 +79,16 @@ class MemorySnapshot(BaseModel):
 
     def style(self, min_confidence: float = 0.0) -> list[SnapshotPreference]:
         """Preferences about how replies are written, most confident first."""
-        found = [p for p in self.preferences if p.key.startswith(STYLE_PREFIXES) and p.confidence >= min_confidence]
-        return sorted(found, key=lambda p: -p.confidence)
+        return style_preferences(self.preferences, min_confidence)
+
+
+P = TypeVar("P", SnapshotPreference, InferredPreference)
+
+
+def style_preferences(preferences: Sequence[P], min_confidence: float = MIN_STYLE_CONFIDENCE) -> list[P]:
+    """The preferences about how replies are written, at or above ``min_confidence``, most confident first."""
+    found = [p for p in preferences if p.key.startswith(STYLE_PREFIXES) and p.confidence >= min_confidence]
+    return sorted(found, key=lambda p: -p.confidence)
 
 
 class FeedbackEntry(BaseModel):

@@ -9,9 +9,9 @@
 - **lists** (S-DPO for the recommender): the accepted item preferred to the items shown in the
   same conversation and rejected, with the user's liked history at that moment.
 
-The prompt is CIPHER-style: the user's inferred style preferences (from the memory snapshot of
-the entry) as a system message, then the agent's writing task for the plan, so one tuned model
-serves every user. Completions are the model's sentences only (``agent.tuning.reply``): the
+The prompt is the agent's own (``plan_messages``), CIPHER-style: the user's inferred style
+preferences (from the memory snapshot of the entry) as a system message, then the writing task
+for the plan, so one tuned model serves every user. Completions are the model's sentences only (``agent.tuning.reply``): the
 list, the options and the facts are rendered by the agent and never tuned.
 """
 
@@ -23,29 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.llm.base import ChatMessage, plan_messages
+from agent.llm.base import ChatMessage, plan_messages, style_note
 from agent.llm.plan import ReplyPlan
 from agent.tuning.reply import model_part, writes_prose
-from memory.feedback import FeedbackEntry, FeedbackLog, MemorySnapshot
+from memory.feedback import MIN_STYLE_CONFIDENCE, FeedbackEntry, FeedbackLog, MemorySnapshot
 
 Row = dict[str, Any]
-MIN_STYLE_CONFIDENCE = 0.3
-"""Inferred style preferences below this confidence stay out of the prompt."""
-
-
-def style_note(snapshot: MemorySnapshot, min_confidence: float = MIN_STYLE_CONFIDENCE) -> str:
-    """The user's inferred style preferences as a system message ("" when memory holds none)."""
-    prefs = snapshot.style(min_confidence)
-    if not prefs:
-        return ""
-    return "This user " + "; ".join(dict.fromkeys(p.text for p in prefs)) + ". Write the way they prefer."
 
 
 def prompt_messages(plan: ReplyPlan, snapshot: MemorySnapshot) -> list[ChatMessage]:
-    """The messages a model answers for a plan, with the user's inferred style preferences first."""
-    note = style_note(snapshot)
-    system = [ChatMessage(role="system", content=note)] if note else []
-    return [*system, *plan_messages(plan)]
+    """The messages the agent sends for a plan to a user whose memory is ``snapshot`` (style note first)."""
+    return plan_messages(plan, style_note([p.text for p in snapshot.style(MIN_STYLE_CONFIDENCE)]))
 
 
 def _prompt(plan: ReplyPlan, snapshot: MemorySnapshot) -> list[dict[str, str]]:

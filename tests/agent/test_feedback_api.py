@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 from agent.api import Agent, AgentConfig
 from agent.feedback import FeedbackError
 from agent.llm import BackendConfig
+from agent.llm.base import ChatBackend, ChatMessage
 from agent.reply import Reply
 from recsys.settings import Settings
 
@@ -148,3 +151,33 @@ def test_feedback_said_in_the_conversation_is_logged_about_the_reply_before(agen
     assert reject.reply == shown.text and reject.shown == [r.item_id for r in shown.recommendations]
     assert (accept.kind, accept.item_id, accept.reply) == ("accept", again.recommendations[1].item_id, again.text)
     assert accept.turn == again_turn > list_turn + 1
+
+
+class Recorder(ChatBackend):
+    """A scripted model that keeps the prompts it was sent."""
+
+    def __init__(self) -> None:
+        self.prompts: list[list[ChatMessage]] = []
+
+    def stream(self, messages, config=None):  # type: ignore[no-untyped-def]
+        self.prompts.append(list(messages))
+        yield "Two films for you tonight!"
+
+
+@pytest.mark.parametrize("style_prompt", [True, False])
+def test_inferred_styles_reach_the_prompt_cipher_style(tmp_path: Path, settings: Settings, style_prompt: bool) -> None:
+    backend = Recorder()
+    config = replace(CONFIG, style_prompt=style_prompt)
+    agent = Agent.from_config(config, settings, data_dir=tmp_path, backend=backend)
+    try:
+        reply = _until_list(agent, "rita")
+        assert "Two films for you tonight!" in reply.text
+        assert all(m.role == "user" for p in backend.prompts for m in p)  # nothing inferred yet
+        result = agent.feedback("rita", "sofa", "edit", text=reply.text.replace("!", "."))
+        assert "prefers a calm tone without emoji or exclamation marks" in result.learned
+        agent.chat("rita", "something else, a drama", thread_id="sofa")
+        system = [m.content for m in backend.prompts[-1] if m.role == "system"]
+        expected = ["This user prefers a calm tone without emoji or exclamation marks. Write the way they prefer."]
+        assert system == (expected if style_prompt else [])
+    finally:
+        agent.close()
