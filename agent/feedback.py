@@ -156,7 +156,10 @@ def log_said(memory: Memory, user_id: str, state: dict[str, Any], kind: str, ite
     turn = int(state.get("turn", 1)) - 1
     if not key or turn < 1 or not state.get("reply"):
         return
-    _, thread_id = split_key(key)
+    try:
+        _, thread_id = split_key(key)
+    except ValueError:  # a graph compiled by a caller with its own thread keys: no user conversation to name
+        return
     for item_id in items or [None]:
         memory.feedback_log.add(
             user_id, _entry(state, turn, thread_id, kind, item_id, text if kind == "critique" else "", memory, user_id)
