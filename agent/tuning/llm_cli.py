@@ -87,9 +87,8 @@ def run(args: argparse.Namespace) -> int:
     losses = result.losses
     human = (
         f"{args.method}: {result.rows} rows, {result.steps} steps in {result.train_s:.1f} s on {result.device} "
-        f"({result.rows_per_s:.2f} rows/s, {result.tokens_per_s:.0f} tokens/s, peak {result.peak_memory_mb:.0f} MB); "
-        f"loss {losses[0]:.4f} -> {losses[-1]:.4f}"
-        * bool(losses)
+        f"({result.rows_per_s:.2f} rows/s, {result.tokens_per_s:.0f} tokens/s, peak {result.peak_memory_mb:.0f} MB)"
+        + (f"; logged loss {losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "")
         + f"\nadapter: {installed or result.saved_to}"
         + ("  (the agent uses it from its next start; --no-adapter leaves it out)" if installed else "")
     )
