@@ -99,12 +99,17 @@ def test_tune_llm_dpo_installs_an_adapter_the_agent_loads(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["robust", "kto"])
-def test_robust_dpo_and_kto_train_real_trainers(tiny_model: Path, data: Path, tmp_path: Path, method: str) -> None:
-    result = tune(preset("tiny", method=method), data, tiny_model, tmp_path)
+@pytest.mark.parametrize(("method", "lora"), [("robust", True), ("kto", True), ("ipo", False)])
+def test_robust_dpo_kto_and_full_ipo_train_real_trainers(
+    tiny_model: Path, data: Path, tmp_path: Path, method: str, lora: bool
+) -> None:
+    result = tune(preset("tiny", method=method, lora=lora), data, tiny_model, tmp_path)
     assert result.steps == 2 and result.changed_tensors == result.trainable_tensors > 0
-    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
     assert result.rows == (12 if method == "kto" else 6)  # an edit gives two unpaired rows
+    if lora:
+        assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    else:  # every weight tuned, against a frozen copy: a whole model folder comes out
+        assert result.trainable_params > 700_000 and (tmp_path / "model" / "config.json").is_file()
 
 
 def test_configs_are_checked(tmp_path: Path) -> None:
