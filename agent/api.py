@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage
 
@@ -26,6 +26,9 @@ from memory.backends import is_database_url
 from memory.health import FILES, ensure_usable
 from memory.store import check_user_id
 from recsys.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.feedback import FeedbackResult
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ class AgentConfig:
         understanding_path: A trained understanding model folder (default: the one shipped with Tastebud).
         domain: What the catalog holds, in words, for replies to off-topic messages.
         ranking: Weights of soft evidence in ranking (text match, era lean, popularity prior).
+        style_prompt: Tell the language model the user's inferred style preferences ("prefers short,
+            concise answers"), CIPHER-style; False leaves the prompt as for every user.
     """
 
     dataset: str = "ml-100k"
@@ -74,6 +79,7 @@ class AgentConfig:
     understanding_path: Path | None = None
     domain: str = "films"
     ranking: RankingConfig = field(default_factory=RankingConfig)
+    style_prompt: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AgentConfig:
@@ -312,6 +318,7 @@ class Agent:
             k=config.k,
             generation=GenerationConfig(max_new_tokens=config.max_new_tokens),
             domain=config.domain,
+            style_prompt=config.style_prompt,
         )
         return cls(services, conversations.saver, memory, conversations)
 
@@ -412,6 +419,47 @@ class Agent:
     async def achat(self, user_id: str, message: str, thread_id: str | None = None) -> Reply:
         """``chat`` for asyncio apps (the work runs in a worker thread)."""
         return await asyncio.to_thread(self.chat, user_id, message, thread_id)
+
+    def feedback(
+        self,
+        user_id: str,
+        thread_id: str | None,
+        kind: str,
+        *,
+        turn: int | None = None,
+        item_id: str | None = None,
+        text: str | None = None,
+    ) -> FeedbackResult:
+        """A user's reaction to a reply: logged with the turn's context, and learned from.
+
+        Args:
+            user_id: The user (from your authentication).
+            thread_id: The conversation; None is the user's default conversation.
+            kind: "accept", "reject", "like", "not_for_me", "critique" or "edit".
+            turn: The turn reacted to (1-based); None means the latest reply.
+            item_id: The item of that reply's list (needed by accept, like and not_for_me; a
+                reject without one rejects the whole list).
+            text: The critique, or for "edit" the user's rewrite of the reply.
+
+        Returns:
+            The logged entry (plan, reply, list shown and memory snapshot of that moment) and what
+            memory learned from it.
+
+        Raises:
+            ValueError: An invalid request (a ``pydantic.ValidationError`` naming the field), or
+                ``agent.feedback.FeedbackError`` for an unknown conversation, turn or item.
+        """
+        from agent.feedback import FeedbackRequest, record
+
+        request = FeedbackRequest(
+            user_id=user_id,
+            thread_id=DEFAULT_THREAD if thread_id is None else thread_id,
+            kind=kind,  # type: ignore[arg-type]
+            turn=turn,
+            item_id=item_id,
+            text=text,
+        )
+        return record(self, request)
 
     def history(self, user_id: str, thread_id: str | None = None) -> list[tuple[str, str]]:
         """(role, text) pairs of a conversation, oldest first.

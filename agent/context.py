@@ -24,6 +24,7 @@ class Services:
         k: Items per recommendation list.
         generation: Decoding settings for the backend.
         domain: What the catalog holds, in words ("films"), for replies to off-topic messages.
+        style_prompt: Put the user's inferred style preferences into the model's prompt (CIPHER).
     """
 
     tools: Toolbox
@@ -33,6 +34,7 @@ class Services:
     k: int = 5
     generation: GenerationConfig = field(default_factory=lambda: GenerationConfig(max_new_tokens=32))
     domain: str = "films"
+    style_prompt: bool = True
 
     @cached_property
     def titles(self) -> re.Pattern[str]:

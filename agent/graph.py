@@ -17,13 +17,16 @@ from langgraph.runtime import Runtime
 
 from agent import remembering, scope
 from agent.context import Context
+from agent.feedback import log_said
 from agent.grounding import grounded_text
+from agent.llm.base import style_note
 from agent.llm.plan import PlannedItem, ReplyPlan
 from agent.policy import Ask, Observation, asked_keys
 from agent.reply import AppliedInstruction, Option, Question, Recommendation, Reply
 from agent.search import SESSION_RESET, answer_update, critique_update, honour_rules, new_search
 from agent.state import InputState, State
 from agent.turn import PendingQuestion, Turn
+from memory.feedback import style_preferences
 from memory.schema import Atom
 
 
@@ -104,6 +107,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         chosen = turn.items or shown[:1]
         if not chosen:
             return {"action": "inform", "facts": ["Glad to help! Ask me for a recommendation any time."]}
+        log_said(memory, user, dict(state), "accept", chosen)  # before memory learns: the snapshot is as it was
         for item_id in chosen:
             memory.record_feedback(user, "accept", item_id, context=state.get("query", ""))
         names = " and ".join(titles[i] for i in chosen)
@@ -115,6 +119,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     if turn.intent in ("like", "dislike"):
         kind = turn.intent
+        log_said(memory, user, dict(state), "like" if kind == "like" else "not_for_me", turn.items)
         for item_id in turn.items:
             memory.record_feedback(user, kind, item_id, context=turn.text)
         verb = "liked" if kind == "like" else "didn't like"
@@ -129,6 +134,8 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {**update, **new_search(turn, keep_atoms=False)}
     if turn.intent == "reject":
         targets = [i for i in (turn.items or shown) if i in titles]
+        if targets:
+            log_said(memory, user, dict(state), "reject", [] if set(shown) <= set(targets) else targets)
         for item_id in targets:
             memory.record_feedback(user, "reject", item_id, context=state.get("query", ""))
         whole_list = not turn.items or set(shown) <= set(targets)
@@ -140,6 +147,7 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "pending": None,
         }
     if turn.intent == "critique":
+        log_said(memory, user, dict(state), "critique", [], text=turn.text)
         learned = memory.record_feedback(
             user, "critique", shown[0] if shown else None, context=state.get("query", ""), text=turn.text
         )
@@ -358,7 +366,9 @@ def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     tools = svc.tools
     plan = ReplyPlan.model_validate(state["plan"])
     writer = get_stream_writer()
-    text = grounded_text(svc.backend, plan, svc.titles, svc.generation, genres=svc.genres, emit=writer)
+    prefs = style_preferences(tools.memory.preferences(runtime.context.user_id)) if svc.style_prompt else []
+    note = style_note([p.text for p in prefs])
+    text = grounded_text(svc.backend, plan, svc.titles, svc.generation, genres=svc.genres, emit=writer, note=note)
     turn = _turn(state)
 
     def card(item_id: str, reason: str) -> Recommendation:

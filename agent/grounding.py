@@ -78,8 +78,11 @@ def grounded_text(
     config: GenerationConfig,
     genres: re.Pattern[str] | None = None,
     emit: Callable[[str], None] | None = None,
+    note: str = "",
 ) -> str:
     """The reply text for a plan; ``emit`` receives chunks as they are produced (for streaming).
+
+    ``note`` carries the user's inferred style preferences to the model (``plan_messages``).
 
     With a language model, prose streams sentence by sentence: each sentence is
     checked before it is emitted, and the first ungrounded one ends the model's part.
@@ -100,7 +103,7 @@ def grounded_text(
     if plan.facts and plan.kind in ("confirm", "explain", "ask", "recommend"):
         say("\n".join(plan.facts))  # facts reach the user word for word
     buffer, ok, spoken = "", True, False
-    for chunk in backend.stream_plan(plan, config):
+    for chunk in backend.stream_plan(plan, config, note):
         if not ok:
             continue  # drain the generator so the model is free for the next turn
         buffer += chunk
@@ -114,8 +117,6 @@ def grounded_text(
     # A last fragment without an end mark was cut by the token limit: it is dropped.
     if plan.kind == "ask" and plan.question and not any("?" in p for p in parts):
         say(plan.question)
-    if not spoken and plan.kind == "recommend" and not plan.facts:
-        say("Here is what I found for you:" if len(plan.items) > 1 else "Here is my pick for you:")
     tail = structured_part(plan)
     if tail:
         say(tail)

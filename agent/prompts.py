@@ -13,3 +13,6 @@ TASKS = {
     "explain": "Write one friendly sentence telling a friend why you picked a film: {facts}",
     "error": "Write one polite sentence telling a friend: {facts}",
 }
+
+# CIPHER: the user's inferred style preferences, before the task (a system message).
+STYLE_NOTE = "This user {preferences}. Write the way they prefer."

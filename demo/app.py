@@ -23,6 +23,7 @@ from agent.reply import Reply
 from demo.accounts import Accounts
 from demo.memory_view import MemoryView, interest_figure, read_memory
 from demo.rate_limit import RateLimit, RateLimiter, refusal_text
+from demo.rewrite import add_rewrite_box
 from demo.session import (
     MAX_CARDS,
     MAX_OPTIONS,
@@ -154,6 +155,7 @@ def build_demo(agent: Any, accounts: Accounts | None = None, rate_limit: RateLim
                         max_lines=4,
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+                add_rewrite_box(agent, session, who)
             with gr.Column(scale=2, elem_id="memory-panel"):
                 # One render at a time: two renders applied at once race inside Gradio (its
                 # attach_load_events iterates the blocks the other one is adding: "dictionary

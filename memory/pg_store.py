@@ -65,6 +65,16 @@ PG_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX events_user ON events (user_id, seq)",
         ),
     ),
+    (
+        3,
+        (
+            """CREATE TABLE feedback_log (
+                seq BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, id TEXT NOT NULL,
+                thread_id TEXT NOT NULL, turn INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+                created_at TEXT NOT NULL, UNIQUE (user_id, id))""",
+            "CREATE INDEX feedback_log_user ON feedback_log (user_id, seq)",
+        ),
+    ),
 )
 assert [n for n, _ in PG_MIGRATIONS] == [n for n, _ in MIGRATIONS], "every SQLite migration needs its PostgreSQL twin"
 

@@ -131,7 +131,15 @@ _MORE_LESS = re.compile(
     r"\b(more|less|fewer|no more|not so many|too many|too much)\s+(.{2,30}?)(?:$|[,.!?]| please| and)"
 )
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+", re.M)
+_DASH = re.compile(r"^\s*[-*\u2022]\s+", re.M)  # a numbered list rewritten with dashes is still a bullet edit
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
+_YEAR = re.compile(r"\b(?:18|19|20)\d\d\b")
+PLOT = re.compile(
+    r"\b(?:plot|story (?:of|about)|tells the story|is about|it follows|follows (?:a|an|the)|ending|ends (?:with|when)"
+    r"|turns out|twist|spoiler|dies|killer is|in the end)\b",
+    re.IGNORECASE,
+)
+"""Words that give away what happens in a film (a user who never wants the plot deletes them)."""
 
 INFER_FROM_EDIT_PROMPT = """A movie recommender wrote a message and the user edited it before accepting.
 Infer the user's latent preference that explains the edit, in at most 12 words, starting with "prefers".
@@ -188,7 +196,7 @@ def infer_from_edit(original: str, edited: str, complete: Complete | None = None
     """Preferences behind a user's edit of the agent's text (CIPHER).
 
     With ``complete`` the LLM states the preference; otherwise rules compare
-    length, bullets, emoji and exclamation marks.
+    length, bullets, emoji and exclamation marks, years named and plot words (``PLOT``).
     """
     if complete is not None:
         try:
@@ -206,12 +214,16 @@ def infer_from_edit(original: str, edited: str, complete: Complete | None = None
     elif lo and le > 1.3 * lo:
         out.append(Inference("style:detailed", "prefers detailed answers", {}, 0.5))
     bo, be = len(_BULLET.findall(original)), len(_BULLET.findall(edited))
-    if be > bo:
+    if be > bo or len(_DASH.findall(edited)) > len(_DASH.findall(original)):
         out.append(Inference("format:bullets", "prefers recommendations as a bulleted list", {}, 0.5))
     elif bo > be == 0:
         out.append(Inference("format:prose", "prefers recommendations as prose, not lists", {}, 0.5))
-    if (_EMOJI.search(original) and not _EMOJI.search(edited)) or original.count("!") > edited.count("!") + 1:
+    if (_EMOJI.search(original) and not _EMOJI.search(edited)) or original.count("!") > edited.count("!"):
         out.append(Inference("tone:plain", "prefers a calm tone without emoji or exclamation marks", {}, 0.5))
+    if len(_YEAR.findall(edited)) > len(_YEAR.findall(original)):
+        out.append(Inference("content:year", "prefers the year of each film mentioned", {}, 0.5))
+    if len(PLOT.findall(edited)) < len(PLOT.findall(original)):
+        out.append(Inference("content:no-plot", "prefers no plot details", {}, 0.5))
     return out
 
 

@@ -17,6 +17,7 @@ from memory.backends import open_store
 from memory.conflicts import resolve
 from memory.constraints import compile_filter, year_range
 from memory.extract import Complete, LLMExtractor
+from memory.feedback import FeedbackLog
 from memory.instructions import Extraction, PatternExtractor, Proposal, clean
 from memory.interests import SIGNALS, InterestConfig, InterestModel, InterestPath, decay
 from memory.preferences import (
@@ -154,6 +155,7 @@ class Memory:
         self.patterns = PatternExtractor(self.resolver)
         self.llm = LLMExtractor(complete, self.patterns) if complete is not None else None
         self.vectors = VectorIndex(store)
+        self.feedback_log = FeedbackLog(store)
         self.interest_model = InterestModel(catalog, self.config.interests)
         self._user_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -428,7 +430,8 @@ class Memory:
         if item_id is not None and item_id not in self.catalog:
             item_id = None
         context = clean(context)[0] if context else ""
-        text = clean(text)[0] if text else ""
+        # An edit keeps its lines: bullets and sentence breaks are what the edit says about style.
+        text = (text[:20000] if isinstance(text, str) else "") if kind == "edit" else (clean(text)[0] if text else "")
         original = original[:20000] if isinstance(original, str) else ""
         now = self.clock()
         event = FeedbackEvent(
@@ -872,6 +875,7 @@ class Memory:
             for _, ns, k, v, c, t in self.store.kv_list(user_id, "")
         ]
         data["events"] = self.store.events(user_id, limit=10_000)
+        data["feedback_log"] = self.feedback_log.export(user_id)
         return data
 
     def forget(self, user_id: str) -> dict[str, int]:

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX events_user ON events (user_id, seq)",
         ),
     ),
+    (
+        3,
+        (
+            # Feedback with its context (plan, reply, list, memory snapshot): preference data (memory.feedback).
+            """CREATE TABLE feedback_log (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, id TEXT NOT NULL,
+                thread_id TEXT NOT NULL, turn INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+                created_at TEXT NOT NULL, UNIQUE (user_id, id))""",
+            "CREATE INDEX feedback_log_user ON feedback_log (user_id, seq)",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-USER_TABLES = ("instructions", "preferences", "interests", "feedback", "vectors", "kv", "events")
+USER_TABLES = ("instructions", "preferences", "interests", "feedback", "vectors", "kv", "events", "feedback_log")
 
 
 def _ts(value: datetime) -> str:
@@ -197,6 +208,15 @@ class SQLiteStore:
         finally:
             if self._shared_lock is not None:
                 self._shared_lock.release()
+
+    def writing(self, user_id: str | None = None) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (holding the user's lock when given), for repositories of further tables
+        in this store (``memory.feedback``)."""
+        return self._write(user_id)
+
+    def reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read transaction (one consistent snapshot), for repositories of further tables in this file."""
+        return self._read()
 
     def close(self) -> None:
         """Close every connection this store opened."""

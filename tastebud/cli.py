@@ -145,6 +145,7 @@ def _backend_config(args: argparse.Namespace):  # -> BackendConfig
         model_path=Path(args.model_path) if args.model_path else env.model_path,
         base_url=args.base_url or env.base_url,
         model=args.model or env.model,
+        adapter="off" if getattr(args, "no_adapter", False) else env.adapter,
     )
 
 
@@ -274,14 +275,21 @@ _DELEGATED: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (("train", "seqrec"), "recsys.seqrec.cli", "train a sequential recommender"),
     (("simulate",), "agent.simulate.cli", "simulated-user evaluation (MCR protocol or persona memory)"),
+    (
+        ("tune", "data"),
+        "agent.tuning.data_cli",
+        "preference data from the feedback log and simulated users with latent styles",
+    ),
+    (("tune", "llm"), "agent.tuning.llm_cli", "tune the language model on preference data (TRL, LoRA)"),
 )
 
 
 def _command_words(argv: Sequence[str]) -> tuple[str, ...]:
     """The first two positional words of a command line (``("train", "seqrec")``), skipping options.
 
-    Only ``--cache-dir`` takes a value before the command; after it, the only nested command is
-    ``train``, whose parser has no options, so the second word is always the subcommand when there is one.
+    Only ``--cache-dir`` takes a value before the command; after it, the only nested commands are
+    ``train`` and ``tune``, whose parsers have no options, so the second word is always the subcommand
+    when there is one.
     """
     words: list[str] = []
     tokens = iter(argv)
@@ -324,6 +332,11 @@ def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument(
+        "--no-adapter",
+        action="store_true",
+        help="local: leave out the adapter 'tastebud tune llm' saved for the model (used when there is one)",
+    )
     p.add_argument("--base-url", help="openai: server root")
     p.add_argument("--model", help="openai: model name")
     p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
@@ -394,6 +407,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("message", help="the message to send")
     p.add_argument("--backend", choices=["local", "openai", "template"], help="LLM backend (default: local)")
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: embedded SmolLM2)")
+    p.add_argument(
+        "--no-adapter",
+        action="store_true",
+        help="local: leave out the adapter 'tastebud tune llm' saved for the model (used when there is one)",
+    )
     p.add_argument("--base-url", help="openai: server root, e.g. http://localhost:8000/v1")
     p.add_argument("--model", help="openai: model name")
     p.add_argument("--max-new-tokens", type=int, default=64, help="longest reply, in tokens")
@@ -438,7 +456,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_password)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True)
-    _add_delegated({"train": train, "simulate": sub}, chosen)
+    tune = sub.add_parser("tune", help="preference optimization from feedback").add_subparsers(
+        dest="tune_what", required=True
+    )
+    _add_delegated({"train": train, "simulate": sub, "tune": tune}, chosen)
     from tastebud.store_cli import add_store
 
     add_store(sub)

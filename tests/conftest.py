@@ -104,6 +104,8 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for t, i in enumerate(rng.choice(80, 12, replace=False, p=weight / weight.sum())):
                 w.writerow([f"u{u}", f"a{i}", t])
     return folder
+
+
 # ---- PostgreSQL (issue 18): a real server for the store, agent and concurrency tests ----------
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:

@@ -43,8 +43,18 @@ class GenerationConfig:
             raise ValueError("temperature must be >= 0")
 
 
-def plan_messages(plan: ReplyPlan) -> list[ChatMessage]:
-    """The chat messages that ask a model to write the prose for a plan (one short writing task)."""
+def style_note(preferences: Sequence[str]) -> str:
+    """The user's inferred style preferences as one instruction ("" for none), CIPHER-style."""
+    said = list(dict.fromkeys(p.strip() for p in preferences if p.strip()))
+    return prompts.STYLE_NOTE.format(preferences="; ".join(said)) if said else ""
+
+
+def plan_messages(plan: ReplyPlan, note: str = "") -> list[ChatMessage]:
+    """The chat messages that ask a model to write the prose for a plan (one short writing task).
+
+    ``note`` (``style_note``) goes first as a system message: the same tuned model then serves
+    every user, each in the style memory inferred for them.
+    """
     because = ""
     reasons = [i.reason for i in plan.items if i.reason]
     if reasons and "which you liked" in reasons[0]:
@@ -56,7 +66,8 @@ def plan_messages(plan: ReplyPlan) -> list[ChatMessage]:
     task = prompts.TASKS[plan.kind].format(
         n=len(plan.items), because=because, question=question, facts=" ".join(plan.facts)
     )
-    return [ChatMessage(role="user", content=task)]
+    system = [ChatMessage(role="system", content=note)] if note else []
+    return [*system, ChatMessage(role="user", content=task)]
 
 
 class ChatBackend(ABC):
@@ -74,13 +85,13 @@ class ChatBackend(ABC):
         """The whole reply to ``messages``."""
         return "".join(self.stream(messages, config)).strip()
 
-    def write(self, plan: ReplyPlan, config: GenerationConfig | None = None) -> str:
-        """Prose for a reply plan."""
-        return self.generate(plan_messages(plan), config)
+    def write(self, plan: ReplyPlan, config: GenerationConfig | None = None, note: str = "") -> str:
+        """Prose for a reply plan (``note``: the user's style preferences, see ``plan_messages``)."""
+        return self.generate(plan_messages(plan, note), config)
 
-    def stream_plan(self, plan: ReplyPlan, config: GenerationConfig | None = None) -> Iterator[str]:
+    def stream_plan(self, plan: ReplyPlan, config: GenerationConfig | None = None, note: str = "") -> Iterator[str]:
         """Prose for a reply plan, in chunks."""
-        return self.stream(plan_messages(plan), config)
+        return self.stream(plan_messages(plan, note), config)
 
     def generate_json(
         self, messages: Sequence[ChatMessage], schema: dict, name: str, config: GenerationConfig | None = None

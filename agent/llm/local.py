@@ -23,6 +23,7 @@ class TransformersBackend(ChatBackend):
         capable: Whether the model may be trusted with understanding and extraction
             (false for the 135M default, true for a strong model you plug in).
         threads: Torch intra-op threads; None leaves torch's default.
+        adapter: A LoRA adapter folder (``tastebud tune llm``) merged into the model at load.
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class TransformersBackend(ChatBackend):
         settings: Settings | None = None,
         capable: bool = False,
         threads: int | None = None,
+        adapter: str | Path | None = None,
     ) -> None:
         self._model_path = Path(model_path).expanduser() if model_path else None
         self._device = device
@@ -39,7 +41,8 @@ class TransformersBackend(ChatBackend):
         self._threads = threads
         self.capable = capable
         self._lock = threading.Lock()  # one generation at a time: the model is not re-entrant
-        self.name = f"local:{self._model_path or 'smollm2'}"
+        self.adapter = Path(adapter) if adapter else None
+        self.name = f"local:{self._model_path or 'smollm2'}" + (f"+{self.adapter.name}" if self.adapter else "")
 
     @cached_property
     def model_path(self) -> Path:
@@ -62,8 +65,15 @@ class TransformersBackend(ChatBackend):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(self.model_path, local_files_only=True).to(device).eval()
-        return tokenizer, model
+        model = AutoModelForCausalLM.from_pretrained(self.model_path, local_files_only=True)
+        if self.adapter is not None:
+            try:
+                from peft import PeftModel
+            except ImportError as err:  # an adapter exists only where tuning ran, which needs peft
+                raise ImportError(f"the adapter {self.adapter} needs peft: pip install -e '.[train]'") from err
+            # Merged once: generation then costs what the base model costs.
+            model = PeftModel.from_pretrained(model, self.adapter).merge_and_unload()
+        return tokenizer, model.to(device).eval()
 
     def load(self) -> TransformersBackend:
         """Load the model now rather than on the first reply."""

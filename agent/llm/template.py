@@ -38,11 +38,11 @@ class TemplateBackend(ChatBackend):
     name = "template"
     capable = False
 
-    def write(self, plan: ReplyPlan, config: GenerationConfig | None = None) -> str:
+    def write(self, plan: ReplyPlan, config: GenerationConfig | None = None, note: str = "") -> str:
         """The plan rendered by ``render_plan``."""
         return render_plan(plan)
 
-    def stream_plan(self, plan: ReplyPlan, config: GenerationConfig | None = None) -> Iterator[str]:
+    def stream_plan(self, plan: ReplyPlan, config: GenerationConfig | None = None, note: str = "") -> Iterator[str]:
         """The rendered plan, a line at a time."""
         for n, line in enumerate(render_plan(plan).split("\n")):
             yield line if n == 0 else "\n" + line

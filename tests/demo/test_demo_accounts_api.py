@@ -86,7 +86,8 @@ def test_no_endpoint_takes_a_user_id(password_demo: str) -> None:
     assert "/run_turn" in named and "/start" in named
     assert not [name for name in named if "switch" in name], named
     params = {name: [p["parameter_name"] for p in info["parameters"]] for name, info in named.items()}
-    assert {p for ps in params.values() for p in ps} <= {"message"}, params  # only the chat message
+    # Only the chat message and the user's own version of the last reply: text, never a user id.
+    assert {p for ps in params.values() for p in ps} <= {"message", "rewrite"}, params
 
     # The page's own wiring, hidden endpoints included: no event reads the name box.
     config = alice._get_config() if hasattr(alice, "_get_config") else alice.config

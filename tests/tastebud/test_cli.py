@@ -130,6 +130,8 @@ print("heavy:", ",".join(heavy))
         ["train", "policy", "--help"],
         ["train", "seqrec", "--help"],
         ["train", "understanding", "--help"],
+        ["tune", "data", "--help"],
+        ["tune", "llm", "--help"],
         ["chat", "--help"],
         ["demo", "--help"],
     ],
