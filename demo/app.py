@@ -101,6 +101,13 @@ def build_demo(agent: Any, accounts: Accounts | None = None, rate_limit: RateLim
             raise gr.Error("You are not signed in.")
         return s if s.user == user else Session().switch(user)
 
+    def over_limit(s: Session, request: gr.Request) -> float:
+        """Seconds to wait before this write is allowed (0: allowed now, and counted).
+
+        Signed in, the allowance is the account's (all its tabs together); in local mode, the tab's.
+        """
+        return limiter.try_acquire(f"user:{s.user}" if accounts.signed_in else f"session:{request.session_hash}")
+
     with gr.Blocks(title="Tastebud", analytics_enabled=False) as demo:
         session = gr.State(Session())
         view = gr.State(MemoryView(user=""))
@@ -155,7 +162,7 @@ def build_demo(agent: Any, accounts: Accounts | None = None, rate_limit: RateLim
                         max_lines=4,
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
-                add_rewrite_box(agent, session, who)
+                add_rewrite_box(agent, session, who, over_limit, limiter.limit)
             with gr.Column(scale=2, elem_id="memory-panel"):
                 # One render at a time: two renders applied at once race inside Gradio (its
                 # attach_load_events iterates the blocks the other one is adding: "dictionary
@@ -217,8 +224,7 @@ def build_demo(agent: Any, accounts: Accounts | None = None, rate_limit: RateLim
                 yield {box: ""} if typed else {box: gr.skip()}
                 return
             messages = _history(agent, s) + [{"role": "user", "content": shorten(text)}]
-            # Signed in, the allowance is the account's (all its tabs together); in local mode, the tab's.
-            wait_s = limiter.try_acquire(f"user:{s.user}" if accounts.signed_in else f"session:{request.session_hash}")
+            wait_s = over_limit(s, request)
             if wait_s:
                 refused = {"role": "assistant", "content": refusal_text(limiter.limit, wait_s)}
                 yield {**clear_box, session: s, chatbot: [*messages, refused], status: ""}

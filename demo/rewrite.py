@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from demo.rate_limit import RateLimit, refusal_text
 from demo.session import Session, escape_md
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ def rewrite_last(agent: Any, session: Session, text: object) -> str:
 
 
 def add_rewrite_box(
-    agent: Any, session: gr.State, who: Callable[[Session, gr.Request | None], Session] = lambda s, _request: s
+    agent: Any,
+    session: gr.State,
+    who: Callable[[Session, gr.Request | None], Session] = lambda s, _request: s,
+    over_limit: Callable[[Session, gr.Request], float] = lambda _s, _request: 0.0,
+    limit: RateLimit | None = None,
 ) -> None:
     """The box, inside the caller's Blocks context: fill it from the last reply, edit, save.
 
@@ -55,6 +60,9 @@ def add_rewrite_box(
         session: The tab's ``Session`` state.
         who: The app's resolver from (session, request) to the session of the signed-in user, so
             with accounts the box reads and writes that user's conversation only.
+        over_limit: The app's rate limit: seconds to wait before a save is allowed (0: now). A save
+            writes to memory like a turn does, so it counts against the same allowance.
+        limit: That limit, for the refusal's wording.
     """
     with gr.Accordion("Rewrite the last reply the way you'd have liked it", open=False, elem_id="rewrite"):
         text = gr.Textbox(show_label=False, lines=4, max_lines=12, elem_id="rewrite-text")
@@ -67,7 +75,11 @@ def add_rewrite_box(
         return last_reply(agent, who(s, request))
 
     def save_fn(s: Session, rewrite: object, request: gr.Request) -> str:
-        return rewrite_last(agent, who(s, request), rewrite)
+        s = who(s, request)
+        wait_s = over_limit(s, request) if s.user else 0.0
+        if wait_s:
+            return refusal_text(limit or RateLimit(), wait_s)
+        return rewrite_last(agent, s, rewrite)
 
     fill.click(fill_fn, inputs=[session], outputs=[text], api_name="rewrite_fill")
     save.click(save_fn, inputs=[session, text], outputs=[note], concurrency_id="turn", api_name="rewrite_save")

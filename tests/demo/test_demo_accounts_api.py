@@ -163,3 +163,20 @@ def test_rate_limit_refuses_with_a_message_and_stores_nothing(agent: Agent) -> N
             ]
     finally:
         demo.close()
+
+
+def test_rewrites_count_against_the_same_limit(agent: Agent) -> None:
+    """A saved rewrite writes to the feedback log like a turn writes to memory: same allowance."""
+    demo, url = _serve(agent, Accounts(), RateLimit(turns=2, per_s=600))
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        shown = client.predict(api_name="/start")
+        user = next(x for x in shown if isinstance(x, str) and x.startswith("guest-"))
+        client.predict("a comedy please", api_name="/run_turn")
+        saved = client.predict("Here are comedies.", api_name="/rewrite_save")
+        refused = client.predict("Comedies, short.", api_name="/rewrite_save")
+        assert "saved" in saved.lower(), saved
+        assert "faster than this demo allows" in refused, refused
+        assert [e.text for e in agent.memory.feedback_log.entries(user, kinds=["edit"])] == ["Here are comedies."]
+    finally:
+        demo.close()
