@@ -57,6 +57,8 @@ class BenchConfig:
         mine_per_user: Mined rows per user.
         reference: A reference already trained on the persona split (skips training).
         train_seed: Seed of the reference's training.
+        train_epochs: Upper bound on the reference's epochs.
+        patience: Epochs without a better validation NDCG@10 before the reference stops.
     """
 
     dataset: str = "ml-100k"
@@ -68,6 +70,8 @@ class BenchConfig:
     mine_per_user: int = 20
     reference: str | None = None
     train_seed: int = 42
+    train_epochs: int = 200
+    patience: int = 10
 
 
 def _offline(rec: Any, split: Any) -> dict[str, dict[str, float]]:
@@ -85,7 +89,17 @@ def main(cfg: BenchConfig, out: Path) -> dict[str, Any]:
     else:
         rec = create("sasrec-ce", data.item_ids, {"loss.exclude_seen": True}, seed=cfg.train_seed)
         t0 = time.perf_counter()
-        rec.fit(split, TrainConfig(window_stride=16, seed=cfg.train_seed, progress=False, device="cpu"))
+        rec.fit(
+            split,
+            TrainConfig(
+                epochs=cfg.train_epochs,
+                patience=cfg.patience,
+                window_stride=16,
+                seed=cfg.train_seed,
+                progress=False,
+                device="cpu",
+            ),
+        )
         log.info("reference trained in %.0f s", time.perf_counter() - t0)
         models["reference"] = save(rec, out / "reference")
     report: dict[str, Any] = {"config": asdict(cfg), "offline": {}, "alignment": {}, "persona": {}}
@@ -130,6 +144,8 @@ def cli() -> None:
     p.add_argument("--personas", type=int, default=100, help="personas per seed")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="persona seeds (evaluation seeds 0 1 2)")
     p.add_argument("--reference", help="a SASRec already trained on the persona split (skips training)")
+    p.add_argument("--train-epochs", type=int, default=200, help="upper bound on the reference's epochs")
+    p.add_argument("--patience", type=int, default=10, help="reference: epochs without a better validation NDCG@10")
     p.add_argument("--beta", type=float, default=1.0, help="alignment beta")
     p.add_argument("--lr", type=float, default=1e-4, help="alignment learning rate")
     p.add_argument("--epochs", type=int, default=1, help="alignment epochs per round")
@@ -141,6 +157,8 @@ def cli() -> None:
         personas=args.personas,
         seeds=tuple(args.seeds),
         reference=args.reference,
+        train_epochs=args.train_epochs,
+        patience=args.patience,
         align=AlignConfig(beta=args.beta, lr=args.lr, epochs=args.epochs, rounds=args.rounds, device="cpu"),
     )
     report = main(cfg, Path(args.out))
