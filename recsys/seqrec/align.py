@@ -58,6 +58,8 @@ class AlignConfig:
         weight_decay: AdamW weight decay.
         grad_clip: Max gradient norm; None disables clipping.
         max_steps: Cap on steps per round (tests, smoke runs); None: every epoch in full.
+        sft_weight: Weight of a cross-entropy term on the accepted item (RPO-style anchor: DPO
+            alone may lower the accepted item's own probability while it widens the margin); 0: pure (S-)DPO.
         seed: Seeds the row order and the subsampling of rejected items.
         device: "auto" (CUDA when available), "cpu" or "cuda".
     """
@@ -72,6 +74,7 @@ class AlignConfig:
     weight_decay: float = 0.0
     grad_clip: float | None = 5.0
     max_steps: int | None = None
+    sft_weight: float = 0.0
     seed: int = 0
     device: str = "auto"
 
@@ -82,6 +85,7 @@ class AlignConfig:
         assert self.rounds >= 1 and self.epochs >= 1, "need at least one round and one epoch"
         assert self.batch_size >= 1 and self.lr > 0, "batch_size and lr must be positive"
         assert self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"
+        assert self.sft_weight >= 0, f"sft_weight must be >= 0, got {self.sft_weight}"
         assert self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}"
 
     @property
@@ -133,6 +137,7 @@ def preference_loss(
     rejected: torch.Tensor,
     method: Method,
     beta: float,
+    sft_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The S-DPO or DPO loss of one batch, and its reward accuracy and margin.
 
@@ -144,6 +149,7 @@ def preference_loss(
         rejected: (B, K) rejected item ids, padded with 0 (``dpo``: K = 1, no padding).
         method: "sdpo" or "dpo".
         beta: Inverse temperature.
+        sft_weight: Weight of ``-log π_θ(chosen | history)`` added to the loss.
     """
     mask = rejected != PAD  # (B, K)
     # Padding slots point at the chosen item so the gather never reads the -inf padding column.
@@ -158,6 +164,8 @@ def preference_loss(
         loss = losses.dpo(r_w, r_l[:, 0], beta)
     else:
         loss = losses.sdpo(r_w, r_l, beta, mask)
+    if sft_weight:
+        loss = loss + sft_weight * losses.cross_entropy(logp, chosen)
     with torch.no_grad():
         best_rejected = r_l.masked_fill(~mask, float("-inf")).max(1).values
         stats = {
@@ -228,7 +236,9 @@ def align(
                 seq = left_pad([prefs.histories[r][-model.cfg.max_len :] for r in rows]).to(device)
                 chosen = torch.from_numpy(prefs.chosen[rows]).to(device)
                 rejected = _batch_rejected(prefs, rows, k, rng).to(device)
-                loss, stats = preference_loss(model, reference, seq, chosen, rejected, cfg.method, cfg.beta)
+                loss, stats = preference_loss(
+                    model, reference, seq, chosen, rejected, cfg.method, cfg.beta, cfg.sft_weight
+                )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip is not None:

@@ -115,6 +115,8 @@ def mine_preferences(
     n_rejected: int = 8,
     per_user: int = 20,
     batch_size: int = 512,
+    pool: int | None = None,
+    seed: int = 0,
 ) -> Preferences:
     """Preferences from the training sequences, with the model's top-ranked unpicked items as rejections.
 
@@ -126,8 +128,14 @@ def mine_preferences(
         per_user: Rows per user: the newest positions of the training sequence (the ones closest
             to what the agent is asked, the next item after everything the user has seen).
         batch_size: Histories scored at once.
+        pool: Draw the ``n_rejected`` items at random from the model's best ``pool`` unpicked items
+            instead of taking the very top: the top few are often what the user picks later, so a
+            wider pool holds fewer false rejections. None: the top ``n_rejected``.
+        seed: Seeds the draws from the pool.
     """
     assert n_rejected >= 1 and per_user >= 1, "need at least one row per user and one rejected item per row"
+    assert pool is None or pool >= n_rejected, f"pool ({pool}) must hold at least n_rejected ({n_rejected}) items"
+    rng = np.random.default_rng(seed)
     was_training = model.training
     model.eval()
     device = model.item_emb.weight.device
@@ -143,8 +151,10 @@ def mine_preferences(
         scores = model.next_item_scores(left_pad(hist).to(device)).float().cpu()  # (B, N + 1)
         for row, u in enumerate(owners[start : start + batch_size]):
             scores[row, torch.from_numpy(split.train[u])] = float("-inf")  # never a rejection the user picked
-        values, ids = scores.topk(min(n_rejected, scores.shape[1]), dim=1)
-        rejected += [i[v > float("-inf")].numpy().astype(np.int64) for v, i in zip(values, ids)]
+        values, ids = scores.topk(min(pool or n_rejected, scores.shape[1]), dim=1)
+        for v, i in zip(values, ids):
+            top = i[v > float("-inf")].numpy().astype(np.int64)
+            rejected.append(top if len(top) <= n_rejected else np.sort(rng.choice(top, n_rejected, replace=False)))
     model.train(was_training)
     keep = [r for r in range(len(rejected)) if len(rejected[r])]  # a tiny catalog may run out of unpicked items
     prefs = Preferences(

@@ -58,6 +58,10 @@ def test_loss_at_the_reference_is_log_one_plus_the_number_of_rejected_items() ->
     assert stats["margin"] == pytest.approx(0.0, abs=1e-6)
     dpo_loss, _ = preference_loss(model, copy.deepcopy(model), seq, chosen, rejected[:, :1], "dpo", beta=1.0)
     assert dpo_loss.item() == pytest.approx(math.log(2), abs=1e-5)
+    # The anchor adds the accepted items' cross-entropy under the policy.
+    anchored, _ = preference_loss(model, copy.deepcopy(model), seq, chosen, rejected, "sdpo", 1.0, sft_weight=0.5)
+    ce = torch.nn.functional.cross_entropy(log_probs(model, seq), chosen).item()
+    assert anchored.item() == pytest.approx(loss.item() + 0.5 * ce, abs=1e-5)
 
 
 def _margins(policy: SASRec, reference: SASRec, prefs: Preferences) -> np.ndarray:
@@ -121,6 +125,18 @@ def test_mined_rejections_are_never_items_the_user_picked(tiny_catalog: Path) ->
         for _ in range(min(4, len(seq) - 1)):
             assert not set(prefs.rejected[row]) & set(seq.tolist())
             row += 1
+
+
+def test_mining_from_a_pool_draws_among_the_models_best_unpicked_items(tiny_catalog: Path) -> None:
+    from recsys.datasets import load_catalog
+
+    split = leave_one_out(from_catalog(load_catalog(tiny_catalog)))
+    model = _tiny_model(n_items=split.n_items)
+    top = mine_preferences(model, split, n_rejected=12, per_user=2)
+    drawn = mine_preferences(model, split, n_rejected=3, per_user=2, pool=12, seed=1)
+    assert drawn.chosen.tolist() == top.chosen.tolist()
+    assert all(len(d) == 3 and set(d) <= set(t) for d, t in zip(drawn.rejected, top.rejected))
+    assert any(set(d) != set(t[:3]) for d, t in zip(drawn.rejected, top.rejected))
 
 
 def test_logged_rows_map_to_model_ids_and_skip_unknown_items() -> None:
