@@ -55,6 +55,7 @@ class BenchConfig:
         methods: Alignment methods compared with the reference.
         align: Alignment settings shared by the methods (``method`` is set per method).
         mine_per_user: Mined rows per user.
+        pool: Rejected items are drawn from the model's best ``pool`` unpicked items (None: the very top).
         reference: A reference already trained on the persona split (skips training).
         train_seed: Seed of the reference's training.
         train_epochs: Upper bound on the reference's epochs.
@@ -68,6 +69,7 @@ class BenchConfig:
     methods: tuple[str, ...] = ("sdpo", "dpo")
     align: AlignConfig = AlignConfig()
     mine_per_user: int = 20
+    pool: int | None = 50
     reference: str | None = None
     train_seed: int = 42
     train_epochs: int = 200
@@ -109,7 +111,9 @@ def main(cfg: BenchConfig, out: Path) -> dict[str, Any]:
         rec = copy.deepcopy(reference)
         run_cfg = AlignConfig(**{**asdict(cfg.align), "method": method})
         result = align(
-            rec.model, lambda cur: mine_preferences(cur, split, run_cfg.n_rejected, cfg.mine_per_user), run_cfg
+            rec.model,
+            lambda cur: mine_preferences(cur, split, run_cfg.n_rejected, cfg.mine_per_user, pool=cfg.pool),
+            run_cfg,
         )
         rec.model.cpu()
         models[method] = save(rec, out / method)
@@ -131,6 +135,9 @@ def main(cfg: BenchConfig, out: Path) -> dict[str, Any]:
             figures["wall_s"] = round(time.perf_counter() - t0, 1)
             report["persona"].setdefault(name, {})[str(seed)] = figures
             log.info("persona %s seed %d: acceptance %s", name, seed, figures.get("acceptance_rate"))
+            (out / "report.json").write_text(
+                json.dumps(report, indent=2, default=str)
+            )  # a killed run keeps its figures
     report["git"] = subprocess.run(
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
@@ -146,6 +153,8 @@ def cli() -> None:
     p.add_argument("--reference", help="a SASRec already trained on the persona split (skips training)")
     p.add_argument("--train-epochs", type=int, default=200, help="upper bound on the reference's epochs")
     p.add_argument("--patience", type=int, default=10, help="reference: epochs without a better validation NDCG@10")
+    p.add_argument("--pool", type=int, default=50, help="draw rejected items from the model's best POOL unpicked")
+    p.add_argument("--sft-weight", type=float, default=0.0, help="cross-entropy anchor on the accepted item")
     p.add_argument("--beta", type=float, default=1.0, help="alignment beta")
     p.add_argument("--lr", type=float, default=1e-4, help="alignment learning rate")
     p.add_argument("--epochs", type=int, default=1, help="alignment epochs per round")
@@ -159,7 +168,15 @@ def cli() -> None:
         reference=args.reference,
         train_epochs=args.train_epochs,
         patience=args.patience,
-        align=AlignConfig(beta=args.beta, lr=args.lr, epochs=args.epochs, rounds=args.rounds, device="cpu"),
+        pool=args.pool,
+        align=AlignConfig(
+            beta=args.beta,
+            lr=args.lr,
+            epochs=args.epochs,
+            rounds=args.rounds,
+            sft_weight=args.sft_weight,
+            device="cpu",
+        ),
     )
     report = main(cfg, Path(args.out))
     print(json.dumps(report, default=str))  # noqa: T201

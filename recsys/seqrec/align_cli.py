@@ -40,6 +40,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rows mined per user from the training interactions: the next item over the model's top unpicked "
         "items (0: the logged lists only)",
     )
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=50,
+        help="mined rows: draw the rejected items from the model's best POOL unpicked items (the very top holds "
+        "many items the user picks later); 0: the top --n-rejected",
+    )
+    p.add_argument(
+        "--sft-weight", type=float, default=0.0, help="weight of a cross-entropy anchor on the accepted item (0: none)"
+    )
     p.add_argument("--n-rejected", type=int, default=8, help="rejected items per row (mined, and used by sdpo)")
     p.add_argument("--beta", type=float, default=1.0, help="pull toward the reference (larger: stay closer)")
     p.add_argument("--rounds", type=int, default=1, help="OneRec-style rounds: re-take the reference after each")
@@ -110,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         max_steps=args.max_steps,
+        sft_weight=args.sft_weight,
         seed=args.seed,
         device=args.device,
     )
@@ -121,7 +132,13 @@ def run(args: argparse.Namespace) -> int:
     logged = read_lists(Path(args.lists), rec.item_ids) if args.lists else Preferences.empty()
 
     def preferences(current: Any) -> Preferences:  # current: the round's frozen reference (SASRec)
-        mined = mine_preferences(current, split, args.n_rejected, args.mine_per_user) if args.mine_per_user else None
+        mined = (
+            mine_preferences(
+                current, split, args.n_rejected, args.mine_per_user, pool=args.pool or None, seed=args.seed
+            )
+            if args.mine_per_user
+            else None
+        )
         return logged + mined if mined is not None else logged
 
     t0 = time.perf_counter()
@@ -137,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         "lists": str(Path(args.lists).resolve()) if args.lists else None,
         "logged_rows": len(logged),
         "mine_per_user": args.mine_per_user,
+        "pool": args.pool or None,
         "config": asdict(cfg),
     }
     (saved / ALIGNMENT_RECORD).write_text(json.dumps(record, indent=2))

@@ -7,10 +7,13 @@ Two sources, both giving ``Preferences`` in model ids:
   in external item ids; the accepted item is preferred to the items shown and rejected before it
   in the same conversation.
 - **mined from the training interactions** (``mine_preferences``): the item a user picked next
-  is preferred to the items the current model ranks highest for that history and the user
-  never picked. The model's top items stand for the list it would have shown, and every one of
-  them that the user passed over is a rejection; items anywhere in the user's training sequence
-  never count as rejected, since the user chose them at another time. Only ``Split.train`` is
+  is preferred to items the current model ranks high for that history and the user never
+  picked. The model's top items stand for the list it would have shown, and the ones the user
+  passed over are rejections; items anywhere in the user's training sequence never count as
+  rejected, since the user chose them at another time. The very top, though, is often what the
+  user goes on to pick after the training data ends, so by default the rejections are drawn from
+  a wider pool of the model's best (``pool``; on ML-100K the top 8 cost 15% validation NDCG@10,
+  a pool of 50 kept it, EVALUATION.md section 9). Only ``Split.train`` is
   read, so the validation and test targets stay unseen. This is how the logged lists, which are
   few, are complemented at scale: thousands of rows in seconds, where simulated conversations
   give a handful of rejections per minute (EVALUATION.md section 9).
