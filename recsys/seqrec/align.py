@@ -106,8 +106,10 @@ class AlignResult:
         pairs_per_s: ``pairs / train_s``.
         peak_memory_mb: Peak GPU memory allocated, or the process's peak resident memory on a CPU.
         device: Where it ran.
-        history: One dict per round: loss at its first and last step, reward accuracy (share of
-            rows whose accepted item's log-ratio beats every rejected one) and margin at its last step.
+        history: One dict per round: loss at its first step (``loss_first``), and over the round's
+            last epoch (or its steps, when capped) as row-weighted means of the batches before each
+            update: loss (``loss_last``), reward accuracy (share of rows whose accepted item's
+            log-ratio beats every rejected one) and margin (accepted log-ratio minus the best rejected one).
     """
 
     rows: int = 0
@@ -223,7 +225,7 @@ def align(
         )
         k = cfg.negatives_per_row
         first: float | None = None
-        stats: dict[str, float] = {}
+        seen: list[tuple[int, float, float, float]] = []  # (rows, loss, accuracy, margin) per step
         step = 0
         t0 = time.perf_counter()
         while step < total:
@@ -245,13 +247,17 @@ def align(
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step()
                 result.pairs += int((rejected != PAD).sum())
-                stats["loss"] = float(loss.detach())
-                first = stats["loss"] if first is None else first
+                seen.append((len(rows), float(loss.detach()), stats["accuracy"], stats["margin"]))
+                first = seen[0][1] if first is None else first
                 step += 1
         result.train_s += time.perf_counter() - t0
         result.steps += step
-        entry = {"round": round_no, "rows": len(prefs), "steps": step, "loss_first": first or 0.0, **stats}
-        entry["loss_last"] = entry.pop("loss")
+        tail = np.array(seen[-min(steps_per_epoch, step) :])  # the last epoch's steps
+        w = tail[:, 0] / tail[:, 0].sum()
+        entry = {"round": round_no, "rows": len(prefs), "steps": step, "loss_first": first or 0.0}
+        entry |= {
+            name: float((w * tail[:, col]).sum()) for col, name in ((1, "loss_last"), (2, "accuracy"), (3, "margin"))
+        }
         result.history.append(entry)
         logger.info(
             "round %d: %d rows, %d steps, loss %.4f -> %.4f, reward accuracy %.3f",
