@@ -43,6 +43,8 @@ class AgentConfig:
         recommender: Recommender kind ("sasrec-ce", "itemknn", ...) or "auto": a trained
             SASRec from the cache when there is one, else item-kNN (fitted in seconds).
         recommender_path: A saved recommender folder (overrides ``recommender``).
+        aligned_recommender: Use the model ``tastebud tune recommender`` aligned with users' list
+            preferences (``aligned_dir``) instead of the trained one when it exists; False: the trained one.
         data_dir: Folder of the memory and conversation databases (default: the cache's data folder).
         database_url: A ``postgresql://`` URL: memory and conversations live in that database instead
             of SQLite files in ``data_dir``, so several worker processes and hosts can share them
@@ -68,6 +70,7 @@ class AgentConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     recommender: str = "auto"
     recommender_path: Path | None = None
+    aligned_recommender: bool = True
     data_dir: Path | None = None
     database_url: str | None = None
     policy: str = "auto"
@@ -132,6 +135,22 @@ def model_dir(settings: Settings, dataset: str, kind: str) -> Path:
     return settings.model_dir(dataset, kind)
 
 
+def aligned_dir(settings: Settings, dataset: str, kind: str) -> Path:
+    """Where ``tastebud tune recommender`` installs the aligned version of a trained recommender."""
+    return settings.model_dir(dataset, f"{kind}-aligned")
+
+
+def _saved(config: AgentConfig, settings: Settings, kind: str) -> Path | None:
+    """The saved model of ``kind`` the agent should load: the aligned one first (unless turned off), else the trained one."""
+    if config.aligned_recommender:
+        aligned = aligned_dir(settings, config.dataset, kind)
+        if (aligned / "config.json").is_file():
+            log.warning("using the aligned recommender %s (turn it off with --no-aligned)", aligned)
+            return aligned
+    trained = model_dir(settings, config.dataset, kind)
+    return trained if (trained / "config.json").is_file() else None
+
+
 def learned_policy_dir(settings: Settings, dataset: str) -> Path:
     """Where the agent looks for a learned policy of a catalog (``tastebud train policy`` saves there)."""
     return settings.cache_dir / "models" / f"{Path(dataset).name}-policy"
@@ -185,15 +204,15 @@ def _recommender(config: AgentConfig, settings: Settings, catalog: Any) -> Any:
     if config.recommender_path is not None:
         return load(config.recommender_path)
     if config.recommender == "auto":
-        saved = model_dir(settings, config.dataset, "sasrec-ce")
-        if (saved / "config.json").is_file():
+        saved = _saved(config, settings, "sasrec-ce")
+        if saved is not None:
             return load(saved)
         note_untrained_sasrec(settings, config.dataset)
         kind = "itemknn"
     else:
         kind = config.recommender
-        saved = model_dir(settings, config.dataset, kind)
-        if (saved / "config.json").is_file():
+        saved = _saved(config, settings, kind)
+        if saved is not None:
             return load(saved)
     data = from_catalog(catalog)
     rec = create(kind, data.item_ids)

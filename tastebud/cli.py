@@ -174,6 +174,7 @@ def _agent(args: argparse.Namespace):  # -> Agent
         dataset=args.dataset,
         backend=_backend_config(args),
         recommender=args.recommender,
+        aligned_recommender=not args.no_aligned,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         policy=args.policy,
         k=args.k,
@@ -281,6 +282,11 @@ _DELEGATED: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "preference data from the feedback log and simulated users with latent styles",
     ),
     (("tune", "llm"), "agent.tuning.llm_cli", "tune the language model on preference data (TRL, LoRA)"),
+    (
+        ("tune", "recommender"),
+        "recsys.seqrec.align_cli",
+        "align the trained SASRec with list preferences (S-DPO or DPO against a frozen reference)",
+    ),
 )
 
 
@@ -340,6 +346,12 @@ def _add_agent_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="openai: server root")
     p.add_argument("--model", help="openai: model name")
     p.add_argument("--recommender", default="auto", help="auto, sasrec-ce, itemknn, pop, ...")
+    p.add_argument(
+        "--no-aligned",
+        action="store_true",
+        help="leave out the recommender 'tastebud tune recommender' aligned (used instead of the trained one "
+        "when there is one)",
+    )
     p.add_argument(
         "--policy",
         default="auto",

@@ -46,6 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_protocol_arguments(p)
     p.add_argument("--engine", choices=["fast", "agent"], default="fast", help="MCR: policy directly, or agent.chat")
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates (itemknn, sasrec-ce, ...)")
+    p.add_argument(
+        "--recommender-path",
+        help="persona: a saved recommender folder used as is instead of fitting --recommender (e.g. an aligned "
+        "SASRec); it must not have trained on each user's last --sessions items, the personas' targets",
+    )
     p.add_argument("--sessions", type=int, default=3, help="persona: sessions per persona")
     add_episode_arguments(p)
     add_attribute_arguments(p)
@@ -194,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         persona=PersonaConfig(sessions=args.sessions, k=args.k),
         workers=args.workers,
         cache_dir=getattr(args, "cache_dir", None),
+        recommender_path=args.recommender_path,
     )
     settings = Settings.from_env(cache_dir=config.cache_dir)
     # Load a trained policy here first: a missing or mismatched checkpoint fails with its message

@@ -39,6 +39,9 @@ class SimulationConfig:
         workers: Ray actors (local runs start Ray with this many CPUs).
         chunk: Episodes per task (the progress bar moves per chunk).
         cache_dir: Asset cache (default: ``Settings.from_env()``).
+        recommender_path: Persona mode: a saved recommender folder the agent uses as is, instead of
+            fitting ``mcr.recommender`` here (a trained or aligned SASRec). It must not have trained
+            on the personas' targets, each user's last ``persona.sessions`` items (``persona_split``).
     """
 
     dataset: str = "ml-100k"
@@ -52,6 +55,7 @@ class SimulationConfig:
     workers: int = 2
     chunk: int = 20
     cache_dir: str | None = None
+    recommender_path: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("mcr", "persona"):
@@ -97,23 +101,30 @@ class EpisodeWorker:
             self.agent = self._build_agent()
 
     def _build_agent(self) -> Any:
-        from agent.api import Agent, AgentConfig
-        from agent.llm import BackendConfig
         from recsys.seqrec.recommender import create, save
 
         cfg = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix="tastebud-sim-")
         root = Path(self._tmp.name)
+        if cfg.mode == "persona" and cfg.recommender_path is not None:
+            return self._agent_with(Path(cfg.recommender_path), root)
         if cfg.mode == "persona":  # the persona targets (last items) stay out of training too
             rec = create(cfg.mcr.recommender, self.env.split.data.item_ids, seed=cfg.seed)
             rec.fit(persona_split(self.env.split, cfg.persona.sessions))
         else:
             rec = self.env.recommender
         save(rec, root / "recommender")
+        return self._agent_with(root / "recommender", root)
+
+    def _agent_with(self, recommender: Path, root: Path) -> Any:
+        from agent.api import Agent, AgentConfig
+        from agent.llm import BackendConfig
+
+        cfg = self.config
         config = AgentConfig(
             dataset=cfg.dataset,
             backend=BackendConfig(kind="template"),
-            recommender_path=root / "recommender",
+            recommender_path=recommender,
             data_dir=root / "data",
             k=cfg.mcr.k if cfg.mode == "mcr" else cfg.persona.k,
             retrieval=False,

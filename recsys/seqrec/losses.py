@@ -68,6 +68,43 @@ def gbce(pos_logits: torch.Tensor, neg_logits: torch.Tensor, n_items: int, t: fl
     return (-beta * F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
 
 
+def sdpo(chosen: torch.Tensor, rejected: torch.Tensor, beta: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax DPO (S-DPO, Chen et al. 2024): one preferred item against several rejected ones.
+
+    ``L = -log σ(-log Σ_j exp(β (r_j - r_w)))`` with ``r = log π_θ(item | history) - log π_ref(item | history)``.
+    Since ``-log σ(-x) = softplus(x)``, it is computed as ``softplus(logsumexp_j β (r_j - r_w))``,
+    which stays finite for any margin. With one rejected item it is DPO; when the policy equals
+    the reference every ``r`` is 0 and a row with n rejected items costs ``log(1 + n)``.
+
+    Args:
+        chosen: (M,) log-ratio ``r_w`` of the accepted item.
+        rejected: (M, K) log-ratios ``r_j`` of the rejected items.
+        beta: Inverse temperature: how far from the reference the policy may move.
+        mask: Optional (M, K) bool, True where ``rejected`` holds a real item (rows may have fewer than K).
+
+    Returns:
+        Mean over rows.
+    """
+    assert rejected.shape[0] == chosen.shape[0], "one row of rejected items per chosen item"
+    z = beta * (rejected.float() - chosen.float()[:, None])  # (M, K)
+    if mask is not None:
+        assert bool(mask.any(-1).all()), "every row needs at least one rejected item"
+        z = z.masked_fill(~mask, float("-inf"))
+    return F.softplus(torch.logsumexp(z, dim=-1)).mean()
+
+
+def dpo(chosen: torch.Tensor, rejected: torch.Tensor, beta: float) -> torch.Tensor:
+    """DPO (Rafailov et al. 2023) on log-ratios: ``-log σ(β (r_w - r_l))``, mean over rows.
+
+    Args:
+        chosen: (M,) log-ratio of the accepted item.
+        rejected: (M,) log-ratio of the one rejected item.
+        beta: Inverse temperature.
+    """
+    assert rejected.shape == chosen.shape, f"one rejected item per row, got {tuple(rejected.shape)}"
+    return -F.logsigmoid(beta * (chosen.float() - rejected.float())).mean()
+
+
 LossName = Literal["ce", "bce", "gbce", "cloze"]
 LOSSES: tuple[LossName, ...] = ("ce", "bce", "gbce", "cloze")
 

@@ -36,3 +36,27 @@ def test_persona_rules_hold_in_later_sessions(tmp_path) -> None:  # noqa: ANN001
 def test_ray_run_matches_the_in_process_run() -> None:
     config = SimulationConfig(mode="mcr", policy="random", episodes=6, chunk=2, workers=1, seed=4)
     assert run_ray(config, progress=False) == run_local(config)
+
+
+def test_persona_run_uses_a_saved_recommender_as_is(tiny_catalog, tmp_path) -> None:  # noqa: ANN001
+    from agent.simulate.persona import persona_split
+    from recsys.datasets import load_catalog
+    from recsys.seqrec.data import from_catalog, leave_one_out
+    from recsys.seqrec.recommender import PopularityRecommender, create, save
+
+    data = from_catalog(load_catalog(tiny_catalog))
+    rec = create("pop", data.item_ids)
+    rec.fit(persona_split(leave_one_out(data), 2))
+    config = SimulationConfig(
+        dataset=str(tiny_catalog),
+        mode="persona",
+        episodes=1,
+        seed=0,
+        persona=PersonaConfig(sessions=2),
+        recommender_path=str(save(rec, tmp_path / "rec")),
+    )
+    worker = EpisodeWorker(config)  # the default --recommender is item-kNN: the saved popularity model must win
+    try:
+        assert isinstance(worker.agent.services.tools.recommender.rec, PopularityRecommender)
+    finally:
+        worker.close()
