@@ -54,6 +54,8 @@ ARMS: dict[str, tuple[str, bool]] = {
 """Arm -> (model, inferred preferences in the prompt)."""
 
 SCALES: dict[str, dict[str, int]] = {
+    # The tests: seconds per arm on a tiny catalog.
+    "test": dict(personas=1, mcr=1, sessions=2, max_turns=2, train_personas=1, train_mcr=1, samples=2, contexts=4),
     # A loaded 2-core CPU with the 135M model: about 15 minutes, training included.
     "tiny": dict(personas=2, mcr=1, sessions=2, max_turns=3, train_personas=3, train_mcr=1, samples=4, contexts=8),
     "small": dict(personas=4, mcr=2, sessions=3, max_turns=6, train_personas=6, train_mcr=6, samples=4, contexts=24),
@@ -361,7 +363,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/bench/tuning", help="output folder")
     p.add_argument("--dataset", default="ml-100k")
-    p.add_argument("--scale", choices=list(SCALES), default="tiny")
+    p.add_argument("--scale", choices=list(SCALES), default="tiny", help="users per arm and seed (SCALES)")
     p.add_argument("--seeds", type=int, nargs="+", default=list(TUNING_EVALUATION_SEEDS))
     p.add_argument("--backend", choices=["local", "template"], default="local")
     p.add_argument("--model-path", help="a Hugging Face model folder (default: the embedded SmolLM2)")
