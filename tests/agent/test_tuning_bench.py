@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.tuning.simulate import check_evaluation_seed, check_training_seed
+from agent.tuning.simulate import SimulatedUsersConfig, check_evaluation_seed, check_training_seed, drawn_users
 from benchmarks.tuning import ARMS, MeteredBackend, TuningBenchConfig, run, summarize
 from recsys.assets import AssetManager
 from recsys.settings import Settings
@@ -62,6 +62,16 @@ def test_evaluation_seeds_are_apart_from_training_and_other_evaluations() -> Non
             check_evaluation_seed(seed)
     with pytest.raises(ValueError, match="distinct"):
         TuningBenchConfig(out=Path("x"), seeds=(170_101, 170_101))
+
+
+def test_evaluation_users_are_drawn_from_other_dataset_users(tiny_catalog: Path) -> None:
+    training = drawn_users(SimulatedUsersConfig(dataset=str(tiny_catalog), personas=3, mcr=3))
+    assert len(training) >= 3
+    evaluation = SimulatedUsersConfig(
+        dataset=str(tiny_catalog), personas=3, mcr=3, seed=170_101, evaluation=True, exclude_users=training
+    )
+    drawn = drawn_users(evaluation)
+    assert drawn and not drawn & training
 
 
 def test_summarize_is_computed_from_the_replies() -> None:
@@ -115,8 +125,9 @@ def test_the_benchmark_runs_every_arm_and_its_figures_come_from_the_runs(
         mean = result["summary"][arm]["cumulative_cost_per_user"]
         costs = [r["cumulative_cost_per_user"] for r in runs]
         assert mean == {"mean": pytest.approx(np.mean(costs)), "std": pytest.approx(np.std(costs))}
-    # Evaluation users are new people: none drawn from the training users' dataset users.
-    assert not {r["user_id"] for rows in replies["base"] for r in rows} & {"persona-170017-0", "sim-170017-0"}
+    assert {r["user_id"] for rows in replies["base"] for r in rows} == {
+        f"{kind}-{seed}-0" for kind in ("persona", "sim") for seed in SEEDS
+    }
 
 
 def test_the_metered_backend_records_what_the_model_said() -> None:
