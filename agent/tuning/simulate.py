@@ -10,13 +10,17 @@ from it the same way (``agent.tuning.data``).
 Seeds: every evaluation in EVALUATION.md uses seeds 0, 1 and 2 (MCR, persona and held-out runs),
 997-999 (validation openings of the learned policy) and ``1000 * k + s`` with ``s`` in 0-2
 (its training rollouts). Training users here must use a seed outside all of them
-(``check_training_seed``); the default is 170017.
+(``check_training_seed``); the default is 170017. The tuning benchmark (``benchmarks/tuning.py``)
+evaluates with its own users, seeds 170101-170103 (``TUNING_EVALUATION_SEEDS``): refused for
+training, and none of their dataset users is one the training users were drawn from
+(``SimulatedUsersConfig.exclude_users``, ``drawn_users``).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +37,9 @@ from agent.tuning.styles import draw_styles, edit, edit_cost
 log = logging.getLogger(__name__)
 
 TUNE_SEED = 170_017
-EVALUATION_SEEDS = frozenset({0, 1, 2, 997, 998, 999})
+TUNING_EVALUATION_SEEDS = (170_101, 170_102, 170_103)
+"""The tuning benchmark's users: next to the training seed, yet no other evaluation's (``check_evaluation_seed``)."""
+EVALUATION_SEEDS = frozenset({0, 1, 2, 997, 998, 999, *TUNING_EVALUATION_SEEDS})
 """Seeds of every evaluation run in EVALUATION.md (besides the rollout seeds ``1000 * k + s``, s < 3)."""
 # Offsets of the style draws in (seed, index) streams: apart from the episodes' own (index, index + 1_000_003).
 _PERSONA_STYLES, _MCR_STYLES = 2_000_003, 3_000_003
@@ -46,6 +52,20 @@ def check_training_seed(seed: int) -> int:
             f"seed {seed} is (or may be) an evaluation seed: EVALUATION.md evaluates with 0-2, 997-999 and "
             "1000*k + 0-2; pick a training seed outside them (default 170017)"
         )
+    return seed
+
+
+def check_evaluation_seed(seed: int, training_seed: int = TUNE_SEED) -> int:
+    """The seed, when the tuning benchmark may evaluate with it (else ``ValueError``).
+
+    Allowed: ``TUNING_EVALUATION_SEEDS``, or any seed no evaluation in EVALUATION.md uses, as long
+    as it is not the training seed. The users' draws, styles and policies all derive from the seed,
+    so a different seed gives different streams (the dataset users are kept apart separately).
+    """
+    if seed == training_seed:
+        raise ValueError(f"seed {seed} is the training seed; evaluate with other users")
+    if seed not in TUNING_EVALUATION_SEEDS:
+        check_training_seed(seed)  # refuses the seeds of the other evaluations
     return seed
 
 
@@ -63,6 +83,7 @@ class EditRecord:
         words: Words in the reply.
         model_words: Words the language model wrote in it.
         fallback: The model was asked to write but nothing of it is in the reply.
+        seconds: Wall time of the turn (the agent's ``chat``).
     """
 
     user_id: str
@@ -74,6 +95,11 @@ class EditRecord:
     words: int
     model_words: int
     fallback: bool
+    seconds: float = 0.0
+
+
+OnReply = Callable[[EditRecord, Any, Reply], None]
+"""Called after each edited reply with its record, ``ReplyPlan`` and ``Reply`` (benchmarks measure more)."""
 
 
 class EditingAgent:
@@ -84,11 +110,15 @@ class EditingAgent:
     Args:
         agent: The agent.
         styles_of: User id -> the user's latent styles (keys of ``STYLES``).
+        on_reply: Called after each record (see ``OnReply``).
     """
 
-    def __init__(self, agent: Any, styles_of: Callable[[str], tuple[str, ...]]) -> None:
+    def __init__(
+        self, agent: Any, styles_of: Callable[[str], tuple[str, ...]], on_reply: OnReply | None = None
+    ) -> None:
         self.agent = agent
         self.styles_of = styles_of
+        self.on_reply = on_reply
         self.records: list[EditRecord] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -99,7 +129,9 @@ class EditingAgent:
         from agent.limits import DEFAULT_THREAD, conversation_key
         from agent.llm.plan import ReplyPlan
 
+        started = time.perf_counter()
         reply = self.agent.chat(user_id, message, thread_id=thread_id)
+        seconds = time.perf_counter() - started
         styles = self.styles_of(user_id)
         if reply.action == "error" or not styles:
             return reply
@@ -109,19 +141,21 @@ class EditingAgent:
         years = {r.title: r.year for r in [*reply.recommendations, *reply.items] if r.year}
         edited = edit(reply.text, styles, years)
         prose = model_part(reply.text, plan)
-        self.records.append(
-            EditRecord(
-                user_id=user_id,
-                thread_id=thread,
-                turn=int(values["turn"]),
-                action=reply.action,
-                styles=styles,
-                cost=edit_cost(reply.text, edited),
-                words=len(reply.text.split()),
-                model_words=len(prose.split()),
-                fallback=writes_prose(plan) and not prose,
-            )
+        record = EditRecord(
+            user_id=user_id,
+            thread_id=thread,
+            turn=int(values["turn"]),
+            action=reply.action,
+            styles=styles,
+            cost=edit_cost(reply.text, edited),
+            words=len(reply.text.split()),
+            model_words=len(prose.split()),
+            fallback=writes_prose(plan) and not prose,
+            seconds=seconds,
         )
+        self.records.append(record)
+        if self.on_reply is not None:
+            self.on_reply(record, plan, reply)
         if edited.strip() and edited != reply.text:
             self.agent.feedback(user_id, thread, "edit", text=edited)
         return reply
@@ -141,6 +175,11 @@ class SimulatedUsersConfig:
         mcr_protocol: MCR episodes (its ``k`` is the agent's list size for both kinds of users).
         max_styles: Most styles per user (at least one).
         policy: Ask-or-recommend policy of the episodes.
+        style_prompt: Put the inferred style preferences into the model's prompt (``AgentConfig.style_prompt``).
+        evaluation: The users are evaluation users: ``seed`` is checked by ``check_evaluation_seed``
+            (against the default training seed) instead of ``check_training_seed``.
+        exclude_users: Dataset users no simulated user may be drawn from (persona sources, MCR
+            targets' users): the training users' (``drawn_users``), so evaluation users are new people.
     """
 
     dataset: str = "ml-100k"
@@ -152,9 +191,12 @@ class SimulatedUsersConfig:
     mcr_protocol: MCRConfig = field(default_factory=lambda: MCRConfig(max_turns=8, k=5))
     max_styles: int = 3
     policy: str = "maxent"
+    style_prompt: bool = True
+    evaluation: bool = False
+    exclude_users: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        check_training_seed(self.seed)
+        (check_evaluation_seed if self.evaluation else check_training_seed)(self.seed)
         if self.personas < 0 or self.mcr < 0 or self.personas + self.mcr == 0:
             raise ValueError("personas and mcr must be >= 0, and at least one user is needed")
         if not 1 <= self.max_styles <= 5:
@@ -163,8 +205,21 @@ class SimulatedUsersConfig:
             raise ValueError("the agent shows at most 50 items per list")
 
 
-def run_users(config: SimulatedUsersConfig, data_dir: Path, settings: Any = None) -> list[EditRecord]:
+def run_users(
+    config: SimulatedUsersConfig,
+    data_dir: Path,
+    settings: Any = None,
+    backend: Any = None,
+    on_reply: OnReply | None = None,
+) -> list[EditRecord]:
     """Run the simulated users against an agent whose memory (and feedback log) lives in ``data_dir``.
+
+    Args:
+        config: The users.
+        data_dir: The agent's data folder (memory and feedback log).
+        settings: Cache settings (default: from the environment).
+        backend: A ready ``ChatBackend`` (overrides ``config.backend``; a benchmark loads a model once).
+        on_reply: Called after each edited reply (``OnReply``).
 
     Returns:
         One record per reply the users saw, in order.
@@ -194,17 +249,18 @@ def run_users(config: SimulatedUsersConfig, data_dir: Path, settings: Any = None
             k=protocol.k,
             retrieval=False,
             ask_relations=protocol.relations,
+            style_prompt=config.style_prompt,
         )
-        agent = Agent.from_config(agent_config, settings, policy=recorder)
-        editing = EditingAgent(agent, lambda user: styles.get(user, ()))
+        agent = Agent.from_config(agent_config, settings, policy=recorder, backend=backend)
+        editing = EditingAgent(agent, lambda user: styles.get(user, ()), on_reply)
         persona_config = config.persona if config.persona.k == protocol.k else _with_k(config.persona, protocol.k)
         try:
-            for i in range(config.personas):
+            for i in _persona_indices(config, catalog, env, persona_config):
                 persona = make_persona(catalog, env.space, env.split, persona_config, config.seed, i)
                 styles[persona.user_id] = draw_styles(episode_rng(config.seed, _PERSONA_STYLES + i), config.max_styles)
                 policy = make_policy(config.policy, protocol, config.seed * 1_000_003 + i)
                 run_persona(editing, recorder, policy, env.space, persona, persona_config, config.seed, i)  # type: ignore[arg-type]
-            for i, target in enumerate(env.sample(config.mcr, config.seed) if config.mcr else []):
+            for i, target in enumerate(_mcr_targets(config, env)):
                 styles[f"sim-{config.seed}-{i}"] = draw_styles(
                     episode_rng(config.seed, _MCR_STYLES + i), config.max_styles
                 )
@@ -213,6 +269,47 @@ def run_users(config: SimulatedUsersConfig, data_dir: Path, settings: Any = None
         finally:
             agent.close()
     return editing.records
+
+
+def drawn_users(config: SimulatedUsersConfig, settings: Any = None) -> frozenset[str]:
+    """The dataset users that ``run_users(config)`` draws its simulated users from, without running them."""
+    from agent.simulate.mcr import Environment
+    from recsys.datasets import load_catalog
+    from recsys.settings import Settings
+
+    catalog = load_catalog(config.dataset, settings or Settings.from_env())
+    env = Environment(catalog, config.mcr_protocol, seed=config.seed)
+    persona_config = _with_k(config.persona, config.mcr_protocol.k)
+    sources = {
+        make_persona(catalog, env.space, env.split, persona_config, config.seed, i).source_user
+        for i in _persona_indices(config, catalog, env, persona_config)
+    }
+    return frozenset(sources | {t.user_id for t in _mcr_targets(config, env)})
+
+
+def _persona_indices(config: SimulatedUsersConfig, catalog: Any, env: Any, persona: PersonaConfig) -> list[int]:
+    """Indices of the personas to run: the first ``config.personas`` not drawn from an excluded user."""
+    out: list[int] = []
+    i = 0
+    while len(out) < config.personas:
+        if i > 100 * (config.personas + 10):
+            raise ValueError("too few dataset users left outside exclude_users for the personas asked for")
+        if make_persona(catalog, env.space, env.split, persona, config.seed, i).source_user not in config.exclude_users:
+            out.append(i)
+        i += 1
+    return out
+
+
+def _mcr_targets(config: SimulatedUsersConfig, env: Any) -> list[Any]:
+    """The MCR episodes' targets: the first ``config.mcr`` drawn whose user is not excluded."""
+    if not config.mcr:
+        return []
+    if not config.exclude_users:
+        return env.sample(config.mcr, config.seed)  # as before: the training data stays reproducible
+    pool = [t for t in env.sample(len(env.targets), config.seed) if t.user_id not in config.exclude_users]
+    if len(pool) < config.mcr:
+        raise ValueError("too few MCR targets left outside exclude_users")
+    return pool[: config.mcr]
 
 
 def _with_k(persona: PersonaConfig, k: int) -> PersonaConfig:
