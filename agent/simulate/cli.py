@@ -51,6 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="persona: a saved recommender folder used as is instead of fitting --recommender (e.g. an aligned "
         "SASRec); it must not have trained on each user's last --sessions items, the personas' targets",
     )
+    p.add_argument(
+        "--understanding",
+        choices=["auto", "learned", "patterns"],
+        default="auto",
+        help="end to end (persona, --engine agent): how the agent reads the simulated user (auto: the learned "
+        "reader; patterns: the old baseline, for comparison)",
+    )
     p.add_argument("--sessions", type=int, default=3, help="persona: sessions per persona")
     add_episode_arguments(p)
     add_attribute_arguments(p)
@@ -200,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_dir=getattr(args, "cache_dir", None),
         recommender_path=args.recommender_path,
+        understanding=args.understanding,
     )
     settings = Settings.from_env(cache_dir=config.cache_dir)
     # Load a trained policy here first: a missing or mismatched checkpoint fails with its message

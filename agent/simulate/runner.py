@@ -42,6 +42,8 @@ class SimulationConfig:
         recommender_path: Persona mode: a saved recommender folder the agent uses as is, instead of
             fitting ``mcr.recommender`` here (a trained or aligned SASRec). It must not have trained
             on the personas' targets, each user's last ``persona.sessions`` items (``persona_split``).
+        understanding: How the agent reads the simulated user's messages (``AgentConfig.understanding``;
+            the template backend has no LLM, so "auto" is the learned reader). End to end only.
     """
 
     dataset: str = "ml-100k"
@@ -56,6 +58,7 @@ class SimulationConfig:
     chunk: int = 20
     cache_dir: str | None = None
     recommender_path: str | None = None
+    understanding: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in ("mcr", "persona"):
@@ -63,6 +66,12 @@ class SimulationConfig:
         if self.engine not in ("fast", "agent"):
             raise ValueError(f"engine must be fast or agent, got {self.engine!r}")
         check_policy(self.policy)
+        if self.understanding not in ("auto", "learned", "patterns"):
+            raise ValueError(f"understanding must be auto, learned or patterns, got {self.understanding!r}")
+        if self.understanding != "auto" and self.mode == "mcr" and self.engine == "fast":
+            raise ValueError(
+                "--understanding applies end to end (--mode persona or --engine agent); the fast engine reads no messages"
+            )
         if self.mcr.attributes and (self.mode == "persona" or self.engine == "agent"):
             # The agent's reader has no words for a catalog's own attribute types, so its answers would be misread.
             raise ValueError("item attributes (--attributes) are askable in the fast MCR engine only")
@@ -129,6 +138,7 @@ class EpisodeWorker:
             k=cfg.mcr.k if cfg.mode == "mcr" else cfg.persona.k,
             retrieval=False,
             ask_relations=cfg.mcr.relations,
+            understanding=cfg.understanding,
         )
         return Agent.from_config(config, self.settings, policy=self.recorder)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.simulate.mcr import MCRConfig
 from agent.simulate.persona import PersonaConfig
 from agent.simulate.report import summarize, write_report
 from agent.simulate.runner import EpisodeWorker, SimulationConfig, run_local, run_ray
+from agent.understanding.reader import LearnedUnderstander
 
 
 def test_end_to_end_episode_through_agent_chat() -> None:
@@ -60,3 +63,22 @@ def test_persona_run_uses_a_saved_recommender_as_is(tiny_catalog, tmp_path) -> N
         assert isinstance(worker.agent.services.tools.recommender.rec, PopularityRecommender)
     finally:
         worker.close()
+
+
+def test_persona_run_reads_with_the_chosen_understanding(tiny_catalog) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="end to end"):
+        SimulationConfig(mode="mcr", engine="fast", understanding="patterns")
+    with pytest.raises(ValueError, match="understanding must be"):
+        SimulationConfig(mode="persona", understanding="llm")
+    readers = {}
+    for understanding in ("auto", "patterns"):
+        config = SimulationConfig(
+            dataset=str(tiny_catalog), mode="persona", episodes=1, seed=0, understanding=understanding
+        )
+        worker = EpisodeWorker(config)
+        try:
+            readers[understanding] = type(worker.agent.services.understander)
+        finally:
+            worker.close()
+    assert readers["auto"] is LearnedUnderstander  # the template backend has no LLM to read with
+    assert readers["patterns"] is not LearnedUnderstander
