@@ -76,6 +76,27 @@ def references(folded: str, shown: Sequence[str]) -> list[str]:
     return [item for item, _, _ in reference_spans(folded, shown)]
 
 
+_JOINERS = re.compile(r"[\s,.;:!&+/]+|\b(?:and|or|both|please|maybe|either)\b")
+
+
+def echoed_options(folded: str, question: PendingQuestion) -> list[str]:
+    """The options a reply repeats word for word when it says nothing else ("an actor in Heat and Rudy").
+
+    Options named through films read like a question about those films, so a reply made only of
+    offered labels (joined by "and", "or", commas) is taken as the answer before any intent is read.
+    """
+    rest, chosen = folded, []
+    for value, label in sorted(question.options, key=lambda o: -len(o[1])):  # "Heat 2" before "Heat"
+        pattern = rf"(?<!\w){re.escape(label.casefold())}(?!\w)"
+        if re.search(pattern, rest):
+            chosen.append(value)
+            rest = re.sub(pattern, " ", rest)
+    if not chosen or _JOINERS.sub("", rest):
+        return []
+    order = [value for value, _ in question.options]
+    return sorted(chosen, key=order.index)
+
+
 def answer(folded: str, question: PendingQuestion, resolver: Resolver) -> list[str]:
     """The options a reply picks, or yes/no/any; empty when it answers nothing."""
     chosen = [value for value, label in question.options if re.search(rf"\b{re.escape(label.casefold())}\b", folded)]

@@ -285,6 +285,10 @@ class LearnedUnderstander:
             said = scope.parse(folded)
             if said:
                 return Turn(text=text, intent="answer", answer=said)
+        just = bool(exact.JUST_RECOMMEND.search(folded))
+        echoed = exact.echoed_options(folded, question) if question is not None else []
+        if echoed:
+            return Turn(text=text, intent="answer", answer=echoed, just_recommend=just)
         prev = "asked" if question is not None else "recommended" if shown else "none"
         pointers = exact.reference_spans(folded, shown)
         mentions = [m for m in self.resolver.role_of_title(folded) + self.resolver.people(text) if m.kind == "entity"]
@@ -292,7 +296,6 @@ class LearnedUnderstander:
             text, prev, said_before, [(s, e) for _, s, e in pointers] + [(m.start, m.end) for m in mentions]
         )
         intent = seen.top("intent")
-        just = bool(exact.JUST_RECOMMEND.search(folded))
         if question is not None and intent not in _NOT_ANSWERS:
             answer = exact.answer(folded, question, self.resolver)
             if answer:

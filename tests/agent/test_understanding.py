@@ -54,6 +54,15 @@ def test_answers_to_the_options_just_offered_are_exact(reader: LearnedUnderstand
     assert reader.read("comedy please", question=question).answer == ["Comedy"]
     assert reader.read("any", question=question).answer == ["any"]
     assert reader.read("why do you ask?", question=question).intent == "explain"
+    # Options named through films read like questions about the films; repeated word for word they answer.
+    actors = PendingQuestion(
+        "actor",
+        (("m.01", "an actor in The Terminator and Eraser"), ("m.02", "an actor in Jackie Brown and Rudy")),
+    )
+    assert reader.read("an actor in The Terminator and Eraser", question=actors).answer == ["m.01"]
+    both = reader.read("An actor in Jackie Brown and Rudy, or an actor in The Terminator and Eraser!", question=actors)
+    assert both.answer == ["m.01", "m.02"]
+    assert reader.read("is an actor in The Terminator and Eraser any good?", question=actors).intent != "answer"
 
 
 def test_pointers_into_the_list_carry_an_opinion(reader: LearnedUnderstander) -> None:
