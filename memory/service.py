@@ -347,7 +347,8 @@ class Memory:
         parts = []
         fresh = [s for s in stored if s.derived_from is None]
         for s in fresh:
-            what = "; ".join(a.describe() for a in s.atoms) or s.text
+            # Every actor of a film shares one label ("an actor in Heat"), so say each label once.
+            what = "; ".join(dict.fromkeys(a.describe() for a in s.atoms)) or s.text
             where = f" ({s.scope.text})" if s.scope else ""
             parts.append(f"Noted{where}: {what}.")
         if superseded:

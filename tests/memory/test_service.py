@@ -126,3 +126,10 @@ def test_bad_requests_do_not_crash(memory: Memory) -> None:
     for request in ["", "x" * 100_000, "\x00\x01" * 50, "🎬" * 1000]:
         assert all(a.instruction.scope is None for a in memory.applicable("u", request))
         memory.boosts("u", request)
+
+
+def test_a_rule_over_every_actor_of_a_film_is_confirmed_once(memory: Memory) -> None:
+    # Unnamed actors share the label "an actor in Kingpin"; the reply must not repeat it per actor.
+    result = memory.remember_utterance("u", "nothing with an actor in Kingpin ever again")
+    (rule,) = result.stored
+    assert len(rule.atoms) > 1 and result.message.count("an actor in Kingpin") == 1, result.message
