@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.turn import Remember, Turn
 from memory.instructions import Proposal
+from memory.schema import describe_atoms
 from memory.service import Memory
 from recsys.catalog import Catalog
 
@@ -67,11 +68,7 @@ def remember_instruction_text(memory: Memory, user: str, turn: Turn) -> tuple[li
     """The pattern baseline's path: memory reads the instruction from the words itself."""
     result = memory.remember_utterance(user, turn.text)
     changes = [f"new rule: {s.text}" for s in result.stored] + [f"replaced rule: {s.text}" for s in result.superseded]
-    facts = (
-        [result.message]
-        if result.message
-        else [f"Got it: {'; '.join(dict.fromkeys(a.describe() for a in turn.atoms))}."]
-    )
+    facts = [result.message] if result.message else [f"Got it: {describe_atoms(turn.atoms)}."]
     return facts, changes, list(result.request_atoms)
 
 

@@ -15,7 +15,7 @@ import torch
 
 from memory.constraints import compile_filter
 from memory.resolve import normalize_title
-from memory.schema import Atom
+from memory.schema import Atom, describe_atoms
 from memory.service import Memory
 from recsys.attributes import AttributeSpace, decade_of
 from recsys.catalog import Catalog
@@ -193,7 +193,7 @@ class Toolbox:
             if len(scored.indices) or not groups:
                 return scored, dropped
             gone = groups.pop(0)
-            dropped.append(", ".join(a.describe() for a in gone))
+            dropped.append(describe_atoms(gone, ", "))
 
     @cached_property
     def _duplicates(self) -> np.ndarray:

@@ -34,6 +34,7 @@ from agent.simulate.report import summarize  # noqa: E402
 from agent.simulate.runner import SimulationConfig, run_local  # noqa: E402
 from recsys.datasets import load_catalog  # noqa: E402
 from recsys.seqrec.align import AlignConfig, align  # noqa: E402
+from recsys.seqrec.align_cli import add_alignment_arguments, alignment_config  # noqa: E402
 from recsys.seqrec.data import from_catalog, leave_one_out  # noqa: E402
 from recsys.seqrec.evaluate import evaluate  # noqa: E402
 from recsys.seqrec.preferences import mine_preferences  # noqa: E402
@@ -153,12 +154,7 @@ def cli() -> None:
     p.add_argument("--reference", help="a SASRec already trained on the persona split (skips training)")
     p.add_argument("--train-epochs", type=int, default=200, help="upper bound on the reference's epochs")
     p.add_argument("--patience", type=int, default=10, help="reference: epochs without a better validation NDCG@10")
-    p.add_argument("--pool", type=int, default=50, help="draw rejected items from the model's best POOL unpicked")
-    p.add_argument("--sft-weight", type=float, default=0.0, help="cross-entropy anchor on the accepted item")
-    p.add_argument("--beta", type=float, default=1.0, help="alignment beta")
-    p.add_argument("--lr", type=float, default=1e-4, help="alignment learning rate")
-    p.add_argument("--epochs", type=int, default=1, help="alignment epochs per round")
-    p.add_argument("--rounds", type=int, default=1, help="OneRec-style rounds")
+    add_alignment_arguments(p)  # the flags of 'tastebud tune recommender'
     p.add_argument("--out", default="runs/align-persona", help="report folder")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -168,15 +164,8 @@ def cli() -> None:
         reference=args.reference,
         train_epochs=args.train_epochs,
         patience=args.patience,
-        pool=args.pool,
-        align=AlignConfig(
-            beta=args.beta,
-            lr=args.lr,
-            epochs=args.epochs,
-            rounds=args.rounds,
-            sft_weight=args.sft_weight,
-            device="cpu",
-        ),
+        pool=args.pool or None,  # 0: the reference's top --n-rejected, as in the CLI
+        align=alignment_config(args),
     )
     report = main(cfg, Path(args.out))
     print(json.dumps(report, default=str))  # noqa: T201

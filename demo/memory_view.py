@@ -14,6 +14,8 @@ from typing import Any
 import networkx as nx
 from matplotlib.figure import Figure
 
+from memory.schema import describe_atoms
+
 TOP_INTERESTS = 8
 TOP_DISLIKES = 4
 
@@ -62,7 +64,7 @@ def read_memory(memory: Any, user: str) -> MemoryView:
         InstructionRow(
             id=si.id,
             text=si.text,
-            meaning="; ".join(a.describe() for a in si.atoms) + (f" (when: {si.scope.text})" if si.scope else ""),
+            meaning=describe_atoms(si.atoms) + (f" (when: {si.scope.text})" if si.scope else ""),
         )
         for si in memory.instructions(user)
     )

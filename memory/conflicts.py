@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from memory.schema import Atom, StandingInstruction
+from memory.schema import Atom, StandingInstruction, describe_atoms
 
 
 def conflicts(new: Atom, old: Atom) -> bool:
@@ -90,7 +90,7 @@ def resolve(new_atoms: list[Atom], new_scope_key: str, new_text: str, live: list
         out.superseded.append(old)
         if keep:
             out.narrowed.append((old, keep))
-        gone = "; ".join(a.describe() for a in drop)
+        gone = describe_atoms(drop)
         out.reasons.append(f"'{old.text}' replaced ({gone})" + (" - the rest stays" if keep else ""))
     return out
 

@@ -8,6 +8,7 @@ scored in the evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -72,6 +73,11 @@ class Atom(BaseModel):
             "year_max": f"nothing after {self.value}",
             "exclude_years": f"nothing from {self.value}",
         }[self.op]
+
+
+def describe_atoms(atoms: Iterable[Atom], sep: str = "; ") -> str:
+    """The atoms' readings joined, each said once: every actor of a film shares one label ("an actor in Heat")."""
+    return sep.join(dict.fromkeys(a.describe() for a in atoms))
 
 
 class Scope(BaseModel):

@@ -39,6 +39,7 @@ from memory.schema import (
     RememberResult,
     Scope,
     StandingInstruction,
+    describe_atoms,
     utcnow,
 )
 from memory.selection import SelectionConfig, select
@@ -347,8 +348,7 @@ class Memory:
         parts = []
         fresh = [s for s in stored if s.derived_from is None]
         for s in fresh:
-            # Every actor of a film shares one label ("an actor in Heat"), so say each label once.
-            what = "; ".join(dict.fromkeys(a.describe() for a in s.atoms)) or s.text
+            what = describe_atoms(s.atoms) or s.text
             where = f" ({s.scope.text})" if s.scope else ""
             parts.append(f"Noted{where}: {what}.")
         if superseded:

@@ -40,6 +40,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rows mined per user from the training interactions: the next item over the model's top unpicked "
         "items (0: the logged lists only)",
     )
+    add_alignment_arguments(p)
+    p.add_argument("--out", help="run folder (default: runs/tune/recommender-METHOD)")
+    p.add_argument(
+        "--no-save",
+        action="store_true",
+        help="keep the model in the run folder only (by default it is also installed where the agent loads it)",
+    )
+    p.add_argument("--no-eval", action="store_true", help="skip offline NDCG@10 / HR@10 of reference and aligned")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+
+
+def add_alignment_arguments(p: argparse.ArgumentParser) -> None:
+    """The alignment settings (also ``benchmarks/align_recommender.py``'s); ``alignment_config`` reads them."""
     p.add_argument(
         "--pool",
         type=int,
@@ -59,14 +72,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, help="cap on steps per round (smoke runs)")
     p.add_argument("--seed", type=int, default=0, help="row order and subsampling of rejected items")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
-    p.add_argument("--out", help="run folder (default: runs/tune/recommender-METHOD)")
-    p.add_argument(
-        "--no-save",
-        action="store_true",
-        help="keep the model in the run folder only (by default it is also installed where the agent loads it)",
+
+
+def alignment_config(args: argparse.Namespace, method: str = "sdpo") -> Any:  # -> AlignConfig
+    """``AlignConfig`` from the flags of ``add_alignment_arguments``."""
+    from recsys.seqrec.align import AlignConfig
+
+    return AlignConfig(
+        method=method,  # type: ignore[arg-type]
+        beta=args.beta,
+        n_rejected=args.n_rejected,
+        rounds=args.rounds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_steps=args.max_steps,
+        sft_weight=args.sft_weight,
+        seed=args.seed,
+        device=args.device,
     )
-    p.add_argument("--no-eval", action="store_true", help="skip offline NDCG@10 / HR@10 of reference and aligned")
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
 
 
 def _sequences(dataset: str) -> Any:  # -> SequenceData
@@ -89,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     """Align, write ``result.json`` and the model, and install it for the agent."""
     from dataclasses import asdict
 
-    from recsys.seqrec.align import AlignConfig, align
+    from recsys.seqrec.align import align
     from recsys.seqrec.data import leave_one_out
     from recsys.seqrec.preferences import Preferences, mine_preferences, read_lists
     from recsys.seqrec.recommender import NeuralRecommender, load, save
@@ -111,19 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mine_per_user < 0 or (args.mine_per_user == 0 and not args.lists):
         log.error("nothing to align with: give --lists and/or --mine-per-user > 0")
         return 2
-    cfg = AlignConfig(
-        method=args.method,
-        beta=args.beta,
-        n_rejected=args.n_rejected,
-        rounds=args.rounds,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        max_steps=args.max_steps,
-        sft_weight=args.sft_weight,
-        seed=args.seed,
-        device=args.device,
-    )
+    cfg = alignment_config(args, args.method)
     data = _sequences(args.dataset)
     split = leave_one_out(data)
     if args.mine_per_user and tuple(data.item_ids) != rec.item_ids:
