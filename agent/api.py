@@ -44,7 +44,7 @@ class AgentConfig:
             SASRec from the cache when there is one, else item-kNN (fitted in seconds).
         recommender_path: A saved recommender folder (overrides ``recommender``).
         aligned_recommender: Use the model ``tastebud tune recommender`` aligned with users' list
-            preferences (``aligned_dir``) instead of the trained one when it exists; False: the trained one.
+            preferences (``Settings.aligned_model_dir``) instead of the trained one when it exists; False: the trained one.
         data_dir: Folder of the memory and conversation databases (default: the cache's data folder).
         database_url: A ``postgresql://`` URL: memory and conversations live in that database instead
             of SQLite files in ``data_dir``, so several worker processes and hosts can share them
@@ -135,15 +135,10 @@ def model_dir(settings: Settings, dataset: str, kind: str) -> Path:
     return settings.model_dir(dataset, kind)
 
 
-def aligned_dir(settings: Settings, dataset: str, kind: str) -> Path:
-    """Where ``tastebud tune recommender`` installs the aligned version of a trained recommender."""
-    return settings.model_dir(dataset, f"{kind}-aligned")
-
-
 def _saved(config: AgentConfig, settings: Settings, kind: str) -> Path | None:
     """The saved model of ``kind`` the agent should load: the aligned one first (unless turned off), else the trained one."""
     if config.aligned_recommender:
-        aligned = aligned_dir(settings, config.dataset, kind)
+        aligned = settings.aligned_model_dir(config.dataset, kind)
         if (aligned / "config.json").is_file():
             log.warning("using the aligned recommender %s (turn it off with --no-aligned)", aligned)
             return aligned

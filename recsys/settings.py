@@ -76,6 +76,10 @@ class Settings:
         """Where a trained model of a dataset is cached (the agent loads it from here)."""
         return self.cache_dir / "models" / f"{Path(str(dataset)).name}-{kind}"
 
+    def aligned_model_dir(self, dataset: str, kind: str) -> Path:
+        """Where ``tastebud tune recommender`` installs the aligned version of a trained model (loaded first)."""
+        return self.model_dir(dataset, f"{kind}-aligned")
+
     @property
     def data_dir(self) -> Path:
         """Folder for per-user data (memory, conversations) unless an app sets its own."""

@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     (saved / ALIGNMENT_RECORD).write_text(json.dumps(record, indent=2))
     installed = None
     if not args.no_save:
-        target = settings.model_dir(args.dataset, f"{rec.kind}-aligned")
+        target = settings.aligned_model_dir(args.dataset, rec.kind)
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(saved, target)

@@ -191,7 +191,7 @@ def test_tune_recommender_end_to_end_installs_a_model_the_agent_loads(
     assert payload["logged_rows"] == 1 and payload["rows"] == 1 + 40 * 2 and payload["steps"] == 3
     assert set(payload["offline"]["aligned"]) == {"valid", "test"}
     installed = Path(payload["installed"])
-    assert installed == settings.model_dir(str(tiny_catalog), "sasrec-ce-aligned")
+    assert installed == settings.aligned_model_dir(str(tiny_catalog), "sasrec-ce")
     aligned = load(installed)
     assert isinstance(aligned, NeuralRecommender) and aligned.kind == "sasrec-ce"
     assert not torch.equal(aligned.model.item_emb.weight, load(reference).model.item_emb.weight)
