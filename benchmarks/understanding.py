@@ -53,6 +53,7 @@ class Config:
     text_weight: float = 8.0
     popularity_weight: float = 1.0
     out: Path = ROOT / "runs" / "understanding"
+    weights: Path | None = None  # the learned reader's model folder (None: the shipped one)
     seed: int = 0
 
 
@@ -74,6 +75,7 @@ def make_agent(reader: str, config: Config):
             backend=BackendConfig(kind="template"),
             recommender=config.recommender,
             understanding=reader,
+            understanding_path=config.weights,
             k=config.k,
             data_dir=Path(tempfile.mkdtemp(prefix=f"tastebud-understanding-{reader}-")),
         )
@@ -351,6 +353,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--popularity-weight", type=float, default=Config.popularity_weight, help="ranking: popularity prior"
     )
+    p.add_argument(
+        "--weights", type=Path, default=None, help="learned reader's model folder (default: the shipped model)"
+    )
     p.add_argument("--part", choices=["measure", "study"], default="measure", help="study: for development only")
     p.add_argument(
         "--statements",
@@ -370,6 +375,7 @@ def main(argv: list[str] | None = None) -> dict:
         dialogues=args.dialogues,
         out=args.out,
         part=args.part,
+        weights=args.weights,
         statements=args.statements,
         text_weight=args.text_weight,
         popularity_weight=args.popularity_weight,

@@ -27,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs (the best development epoch is kept)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of every random choice")
     p.add_argument("--copies", type=int, default=d.copies, help="filled copies of each written row with placeholders")
+    p.add_argument(
+        "--recommender-turns",
+        action="store_true",
+        help="also train the title tags on the recommenders' turns of the study part (off in the shipped model)",
+    )
     p.add_argument("--dataset", default="ml-100k", help="catalog whose titles the linker learns on")
     p.add_argument("--json", action="store_true", help="print one JSON object last")
 
@@ -50,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         copies=args.copies,
+        recommender_turns=args.recommender_turns,
     )
     needed = [
         (config.redial_path, "redial-dev (../shared/data/redial-dev/utterances.jsonl; --redial PATH)"),

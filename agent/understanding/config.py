@@ -67,6 +67,10 @@ class TrainConfig:
         weight_decay: AdamW weight decay.
         copies: Filled copies of each written row with placeholders.
         context_dropout: Probability that a context-free message is seen after a random previous action.
+        recommender_turns: Also train the title tags on the recommenders' turns of the study part
+            (titles located by their picker names; see ``agent.understanding.recommender_turns``).
+            Off in the shipped model: tried 2026-12-07, it did not lift title-linking precision and
+            lowered the statements stored right (EVALUATION.md section 6).
         dev_fraction: Share of study dialogues held out to choose the epoch and the linker threshold.
         link_precision: Precision (on cross-fitted candidates) the linker threshold must reach.
         folds: Cross-fitting folds for the linker's training data.
@@ -86,6 +90,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     copies: int = 3
     context_dropout: float = 0.5
+    recommender_turns: bool = False
     dev_fraction: float = 0.2
     link_precision: float = 0.95
     folds: int = 2

@@ -11,6 +11,9 @@ Two sources, one ``Example`` type:
   what real seekers rarely say (rules, memory control, accept/reject, out-of-domain...), with
   placeholders ({GENRE}, {TITLE}, {PERSON}, {DECADE}...) filled from ``fillers.json`` and the
   catalog, several times each with different values.
+
+The recommenders' turns of the study part add real title mentions for the tagger alone
+(``agent.understanding.recommender_turns``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -57,6 +60,8 @@ class RedialMessage:
     context: tuple[tuple[str, str], ...]
     utterance_movies: tuple[str, ...]
     target_ids: tuple[str, ...]
+    named_movies: tuple[str, ...] = ()  # every film named in the dialogue so far and in the next turn
+    response: str = ""  # the recommender's next turn
 
     @property
     def part(self) -> Part:
@@ -92,6 +97,8 @@ def load_redial(path: Path) -> list[RedialMessage]:
                         context=tuple((c["role"], c["text"]) for c in row["context"]),
                         utterance_movies=tuple(row["utterance_movies"]),
                         target_ids=tuple(str(i) for i in row["target_ml100k_ids"]),
+                        named_movies=tuple(row.get("mentioned_movies", ())) + tuple(row.get("target_movies", ())),
+                        response=row.get("response", ""),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
@@ -143,6 +150,7 @@ class Example:
     label: MessageLabel
     spans: tuple[Span, ...] = field(default=())
     source: str = "redial"
+    tags_only: bool = False  # only the title spans are labelled (a recommender's turn): train the tags alone
 
 
 def _locate(text: str, surface: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None:
@@ -157,7 +165,7 @@ def _locate(text: str, surface: str, taken: list[tuple[int, int]]) -> tuple[int,
     return None
 
 
-def _catalog_film(titles: TitleIndex, title: str, year: int | None) -> int | None:
+def catalog_film(titles: TitleIndex, title: str, year: int | None) -> int | None:
     """The catalog film a labelled title names, or None.
 
     A year-less label names the film only when the title has one film in the catalog. With a year,
@@ -187,7 +195,7 @@ def spans_of(text: str, label: MessageLabel, titles: TitleIndex) -> tuple[Span, 
         if where is None:
             continue
         taken.append(where)
-        item = _catalog_film(titles, film.title or film.surface, film.year)
+        item = catalog_film(titles, film.title or film.surface, film.year)
         out.append(Span(where[0], where[1], "TITLE", film.opinion, item))
     for person in label.people:
         where = _locate(text, person.surface, taken)
@@ -229,19 +237,25 @@ def _rewrite(example: Example, edits: list[tuple[int, int, str]], source: str) -
         spans = moved
         films = [f.model_copy(update={"surface": new}) if f.surface == old else f for f in films]
     label = example.label.model_copy(update={"films": films})
-    return Example(f"{example.id}~{source}", text, example.prev, label, tuple(spans), source)
+    return Example(f"{example.id}~{source}", text, example.prev, label, tuple(spans), source, example.tags_only)
 
 
-def title_variants(example: Example) -> list[Example]:
-    """The same message with its catalog titles written year-less, then also in lower case."""
-    titled = [s for s in example.spans if s.kind == "TITLE" and s.item is not None]
-    if not titled:
-        return []
+def title_variants(example: Example, rewrite: Callable[[Span, str], bool] | None = None) -> list[Example]:
+    """The same message with its titles written year-less, then also in lower case.
+
+    ``rewrite(span, year_less_surface)`` says which titles are rewritten (default: those naming a
+    catalog film); the others stay as written.
+    """
+    chosen = rewrite or (lambda span, _: span.item is not None)
     bare = []
-    for s in titled:
-        surface = example.text[s.start : s.end]
-        stripped = re.sub(r"\s*\((?:18|19|20)\d\d\)\s*$", "", surface)
-        bare.append((s.start, s.end, stripped))
+    for s in example.spans:
+        if s.kind != "TITLE":
+            continue
+        stripped = re.sub(r"\s*\((?:18|19|20)\d\d\)\s*$", "", example.text[s.start : s.end])
+        if chosen(s, stripped):
+            bare.append((s.start, s.end, stripped))
+    if not bare:
+        return []
     no_year = _rewrite(example, bare, "noyear")
     lower = _rewrite(example, [(s, e, t.casefold()) for s, e, t in bare], "lower")
     return [v for v in (no_year, lower) if v.text != example.text] or [lower]

@@ -48,6 +48,7 @@ from agent.understanding.labels import (
 )
 from agent.understanding.linker import LinkerWeights
 from agent.understanding.model import TAGS, UnderstandingModel
+from agent.understanding.recommender_turns import recommender_examples, recommender_variants
 from agent.understanding.titles import TitleIndex
 from agent.understanding.train_linker import fit_linker, linker_data, said_before
 from agent.understanding.train_rows import Row, collate, tensorize
@@ -81,13 +82,14 @@ def losses(
             batch["genre"].reshape(-1),
             weight=torch.tensor([0.2, 1.0, 1.0]),
         ),
-        "tags": ce(out["tags"].reshape(-1, len(TAGS)), batch["tags"].reshape(-1), ignore_index=-100),
+        "tags": ce(out["tags"].reshape(-1, len(TAGS)), batch["tags"].reshape(-1)),
     }
-    if "opinion" in out and (batch["opinions"] >= 0).any():
-        parts["opinion"] = ce(
-            out["opinion"].reshape(-1, len(OPINIONS)), batch["opinions"].reshape(-1), ignore_index=-100
-        )
-    return parts
+    if "opinion" in out:
+        parts["opinion"] = ce(out["opinion"].reshape(-1, len(OPINIONS)), batch["opinions"].reshape(-1))
+    # Tag-only rows (recommenders' turns) carry -100 for every other head; a batch of them alone
+    # would make those heads' mean loss 0/0.
+    targets = {k: batch["opinions" if k == "opinion" else k] for k in parts}
+    return {k: v for k, v in parts.items() if (targets[k] >= 0).any()}
 
 
 @torch.no_grad()
@@ -242,11 +244,17 @@ def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[
     train_real = [e for e in study if not is_dev(e.id, config.dev_fraction)]
     variants = [v for e in train_real for v in title_variants(e)]
     dev_variants = [v for e in dev for v in title_variants(e)]
-    train = train_real + variants + written
+    turns = []
+    if config.recommender_turns:
+        turns = [e for e in recommender_examples(messages, titles, "study") if not is_dev(e.id, config.dev_fraction)]
+        turns += [v for e in turns for v in recommender_variants(e, titles)]
+    train = train_real + variants + turns + written
     log.info(
-        "training on %d study messages (+%d title variants) and %d written; %d development messages",
+        "training on %d study messages (+%d title variants), %d recommender turns (titles only) and %d written; "
+        "%d development messages",
         len(train_real),
         len(variants),
+        len(turns),
         len(written),
         len(dev),
     )
@@ -280,6 +288,7 @@ def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[
             "messages": {
                 "study": len(train_real),
                 "title_variants": len(variants),
+                "recommender_turns": len(turns),
                 "written": len(written),
                 "dev": len(dev),
             },

@@ -47,6 +47,9 @@ def linker_data(
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Candidate features with 0/1 gold (the candidate is a gold title span naming the same film), per example.
 
+    In a tag-only example (a recommender's turn) only candidates overlapping its located titles count:
+    the title itself, a fragment of it, or the same words naming another film of that name.
+
     ``context`` gives each message's films named earlier in its dialogue (``said_before``).
     """
     context = context or {}
@@ -65,6 +68,10 @@ def linker_data(
                 gold = [(s.start, s.end, s.item) for s in ex.spans if s.kind == "TITLE"]
                 cands = titles.candidates(ex.text)
                 for cand in cands:
+                    if ex.tags_only and not any(cand.start < e and s < cand.end for s, e, _ in gold):
+                        # Recommenders also type titles without the picker ("the original Star Wars"):
+                        # outside the located titles a candidate's label is unknown, so it is left out.
+                        continue
                     after = following_candidates(cand, cands, ex.text)
                     x = candidate_features(
                         ex.text,

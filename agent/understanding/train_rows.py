@@ -12,6 +12,7 @@ from agent.understanding.corpus import Example
 from agent.understanding.features import TokenEncoder
 from agent.understanding.labels import ERAS, INTENTS, LABEL_GENRES, LASTING, OPINIONS, PREVIOUS, SITUATIONS
 from agent.understanding.model import TAGS
+from agent.understanding.recommender_turns import unlabelled_ranges
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,11 @@ class Row:
     offsets: list[tuple[int, int]]
 
 
-def tag_sequence(offsets: list[tuple[int, int]], spans: list[tuple[int, int, str]]) -> list[int]:
-    """BIO tag index per token from character spans (special tokens get -100)."""
-    tags = [-100 if e <= s else 0 for s, e in offsets]
+def tag_sequence(
+    offsets: list[tuple[int, int]], spans: list[tuple[int, int, str]], unlabelled: list[tuple[int, int]] = ()
+) -> list[int]:
+    """BIO tag index per token from character spans (special tokens and ``unlabelled`` ranges get -100)."""
+    tags = [-100 if e <= s or any(s < b and a < e for a, b in unlabelled) else 0 for s, e in offsets]
     for start, end, kind in spans:
         first = True
         for t, (s, e) in enumerate(offsets):
@@ -60,18 +63,21 @@ def tensorize(examples: list[Example], encoder: TokenEncoder, batch: int = 64) -
             )
             spans = [(s.start, s.end, s.kind) for s in ex.spans]
             masks = [enc.span_mask(j, s.start, s.end)[:n] for s in ex.spans]
+            unknown = -100  # cross-entropy's ignore index: a tag-only row says nothing of the other heads
             rows.append(
                 Row(
                     states=enc.states[j, :n].to(torch.float16),
                     prev=PREVIOUS.index(ex.prev),
-                    intent=INTENTS.index(lab.intent),
-                    lasting=LASTING.index(lab.lasting),
-                    situation=SITUATIONS.index(lab.situation or "none"),
-                    era=ERAS.index(lab.era_class),
-                    genre=genre,
-                    tags=torch.tensor(tag_sequence(offsets, spans)),
+                    intent=unknown if ex.tags_only else INTENTS.index(lab.intent),
+                    lasting=unknown if ex.tags_only else LASTING.index(lab.lasting),
+                    situation=unknown if ex.tags_only else SITUATIONS.index(lab.situation or "none"),
+                    era=unknown if ex.tags_only else ERAS.index(lab.era_class),
+                    genre=torch.full_like(genre, unknown) if ex.tags_only else genre,
+                    tags=torch.tensor(tag_sequence(offsets, spans, unlabelled_ranges(ex) if ex.tags_only else [])),
                     spans=torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, n),
-                    opinions=torch.tensor([OPINIONS.index(s.opinion) for s in ex.spans], dtype=torch.long),
+                    opinions=torch.tensor(
+                        [unknown if ex.tags_only else OPINIONS.index(s.opinion) for s in ex.spans], dtype=torch.long
+                    ),
                     offsets=offsets,
                 )
             )
