@@ -153,7 +153,7 @@ class Example:
     tags_only: bool = False  # only the title spans are labelled (a recommender's turn): train the tags alone
 
 
-def _locate(text: str, surface: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None:
+def locate(text: str, surface: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None:
     """The first occurrence of ``surface`` not overlapping a taken span (case-insensitive fallback)."""
     for haystack, needle in ((text, surface), (text.casefold(), surface.casefold())):
         start = haystack.find(needle)
@@ -191,14 +191,14 @@ def spans_of(text: str, label: MessageLabel, titles: TitleIndex) -> tuple[Span, 
     taken: list[tuple[int, int]] = []
     out: list[Span] = []
     for film in label.films:
-        where = _locate(text, film.surface, taken)
+        where = locate(text, film.surface, taken)
         if where is None:
             continue
         taken.append(where)
         item = catalog_film(titles, film.title or film.surface, film.year)
         out.append(Span(where[0], where[1], "TITLE", film.opinion, item))
     for person in label.people:
-        where = _locate(text, person.surface, taken)
+        where = locate(text, person.surface, taken)
         if where is not None:
             taken.append(where)
             out.append(Span(where[0], where[1], "PERSON", person.opinion))
@@ -350,12 +350,12 @@ def fill(
     spans = []
     taken: list[tuple[int, int]] = []
     for film, item in zip(films, film_items):
-        where = _locate(text, film.surface, taken)
+        where = locate(text, film.surface, taken)
         if where is not None:
             taken.append(where)
             spans.append(Span(where[0], where[1], "TITLE", film.opinion, item))
     for person in people:
-        where = _locate(text, person.surface, taken)
+        where = locate(text, person.surface, taken)
         if where is not None:
             taken.append(where)
             spans.append(Span(where[0], where[1], "PERSON", person.opinion))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from agent.understanding.corpus import Example, Part, RedialMessage, Span, catalog_film, title_variants
+from agent.understanding.corpus import Example, Part, RedialMessage, Span, catalog_film, locate, title_variants
 from agent.understanding.labels import MessageLabel
 from agent.understanding.titles import TitleIndex
 from memory.resolve import normalize_title
@@ -47,19 +47,17 @@ def recommender_texts(messages: Iterable[RedialMessage], part: Part) -> dict[str
 
 def title_spans(text: str, names: Iterable[str], titles: TitleIndex) -> list[Span]:
     """Where the dialogue's film names ("Title (Year)") occur in a text, longest first, never overlapping."""
-    taken: list[Span] = []
+    taken: list[tuple[int, int]] = []
+    out: list[Span] = []
     for name in sorted(set(names), key=len, reverse=True):
         parsed = _NAME.match(name.strip())
         if parsed is None:
             continue
         item = catalog_film(titles, parsed["title"], int(parsed["year"]))
-        start = text.find(name)
-        while start >= 0:
-            end = start + len(name)
-            if not any(start < s.end and s.start < end for s in taken):
-                taken.append(Span(start, end, "TITLE", "neutral", item))
-            start = text.find(name, end)
-    return sorted(taken, key=lambda s: s.start)
+        while (where := locate(text, name, taken)) is not None:
+            taken.append(where)
+            out.append(Span(where[0], where[1], "TITLE", "neutral", item))
+    return sorted(out, key=lambda s: s.start)
 
 
 def unlabelled_ranges(example: Example) -> list[tuple[int, int]]:
