@@ -108,7 +108,11 @@ def unpaired(user_id: str, entries: Sequence[FeedbackEntry]) -> list[Row]:
 
 
 def list_preferences(user_id: str, entries: Sequence[FeedbackEntry]) -> list[Row]:
-    """Accepted item vs the items shown and rejected before it in the same conversation (S-DPO rows)."""
+    """Accepted item vs the items passed over in the same conversation (S-DPO rows).
+
+    Passed over: shown and rejected before it, said "not for me", or shown beside it in the list it
+    was picked from (seen and not chosen, the usual implicit negative of a logged list).
+    """
     rows = []
     rejected: dict[str, list[str]] = {}
     for entry in entries:
@@ -118,7 +122,7 @@ def list_preferences(user_id: str, entries: Sequence[FeedbackEntry]) -> list[Row
         elif entry.kind == "not_for_me" and entry.item_id:
             seen.append(entry.item_id)
         elif entry.kind == "accept" and entry.item_id:
-            negatives = [i for i in dict.fromkeys(seen) if i != entry.item_id]
+            negatives = [i for i in dict.fromkeys([*seen, *entry.shown]) if i != entry.item_id]
             if negatives:
                 rows.append(
                     {

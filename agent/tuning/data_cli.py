@@ -37,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model-path", help="local: a Hugging Face model folder (default: the embedded SmolLM2)")
     p.add_argument(
+        "--recommender-path",
+        help="a trained recommender folder that serves the simulated users (on-policy lists for 'tune recommender'); "
+        "it must be trained without each user's last --sessions items (default: one fitted here on that split)",
+    )
+    p.add_argument("--list-size", type=int, default=5, help="items per list the agent shows the simulated users")
+    p.add_argument(
         "--log",
         action="append",
         default=[],
@@ -99,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{out} already holds a run (users/); choose another --out")
     if args.samples == 1 or args.samples < 0:
         raise ValueError("--samples must be 0 (none) or at least 2")
+    if not 1 <= args.list_size <= 50:
+        raise ValueError("--list-size must be between 1 and 50")
+    if args.recommender_path and not (Path(args.recommender_path) / "config.json").is_file():
+        raise ValueError(f"no saved recommender at {args.recommender_path} (a 'tastebud train seqrec' folder)")
     if args.samples and args.backend == "template":
         raise ValueError("on-policy samples need a language model: use --backend local")
     real_logs = [Path(d) for d in args.log if (Path(d) / FILES["memory"]).is_file()]
@@ -113,8 +123,9 @@ def run(args: argparse.Namespace) -> int:
         defaults,
         dataset=args.dataset,
         backend=backend,
-        persona=replace(defaults.persona, sessions=args.sessions, max_turns=args.max_turns),
-        mcr_protocol=replace(defaults.mcr_protocol, max_turns=args.max_turns),
+        persona=replace(defaults.persona, sessions=args.sessions, max_turns=args.max_turns, k=args.list_size),
+        mcr_protocol=replace(defaults.mcr_protocol, max_turns=args.max_turns, k=args.list_size),
+        recommender_path=Path(args.recommender_path) if args.recommender_path else None,
     )
     records = run_users(config, out / "users", settings=None) if args.personas + args.mcr else []
     simulated_s = time.perf_counter() - started

@@ -180,6 +180,10 @@ class SimulatedUsersConfig:
             (against the default training seed) instead of ``check_training_seed``.
         exclude_users: Dataset users no simulated user may be drawn from (persona sources, MCR
             targets' users): the training users' (``drawn_users``), so evaluation users are new people.
+        recommender_path: A trained recommender the agent serves the users with (on-policy lists for
+            ``tastebud tune recommender``: the model being aligned shows them). It must not have seen the
+            personas' targets (each user's last ``persona.sessions`` items: ``persona_split``). None:
+            a ``mcr_protocol.recommender`` fitted on that split here.
     """
 
     dataset: str = "ml-100k"
@@ -194,6 +198,7 @@ class SimulatedUsersConfig:
     style_prompt: bool = True
     evaluation: bool = False
     exclude_users: frozenset[str] = frozenset()
+    recommender_path: Path | None = None
 
     def __post_init__(self) -> None:
         (check_evaluation_seed if self.evaluation else check_training_seed)(self.seed)
@@ -236,15 +241,17 @@ def run_users(
     env = Environment(catalog, protocol, seed=config.seed)
     styles: dict[str, tuple[str, ...]] = {}
     with tempfile.TemporaryDirectory(prefix="tastebud-tune-") as tmp:
-        # Persona targets are each user's last items: they stay out of the recommender's training.
-        rec = create(protocol.recommender, env.split.data.item_ids, seed=config.seed)
-        rec.fit(persona_split(env.split, config.persona.sessions))
-        save(rec, Path(tmp) / "recommender")
+        recommender_path = config.recommender_path
+        if recommender_path is None:
+            # Persona targets are each user's last items: they stay out of the recommender's training.
+            rec = create(protocol.recommender, env.split.data.item_ids, seed=config.seed)
+            rec.fit(persona_split(env.split, config.persona.sessions))
+            recommender_path = save(rec, Path(tmp) / "recommender")
         recorder = RecordingPolicy()
         agent_config = AgentConfig(
             dataset=config.dataset,
             backend=config.backend,
-            recommender_path=Path(tmp) / "recommender",
+            recommender_path=recommender_path,
             data_dir=data_dir,
             k=protocol.k,
             retrieval=False,

@@ -73,6 +73,9 @@ def test_thumbs_and_lists() -> None:
     lists = list_preferences("ann", entries)
     assert [(r["chosen"], r["rejected"]) for r in lists] == [("2", ["1", "3"]), ("5", ["1", "2", "3"])]
     assert lists[1]["history"] == ["7", "1"]
+    # picked from a list at once: the items shown beside it were passed over
+    first = _entry(1, "accept", item_id="6", shown=["5", "6", "8"], thread_id="t2")
+    assert [(r["chosen"], r["rejected"]) for r in list_preferences("ann", [first])] == [("6", ["5", "8"])]
 
 
 def test_datasets_from_a_log_file_never_mix_users_up(tmp_path: Path) -> None:

@@ -36,6 +36,30 @@ def test_tune_data_simulates_users_and_writes_the_datasets(
     assert "already holds a run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_tune_data_serves_the_users_with_a_given_recommender(tiny_catalog: Path, tmp_path: Path) -> None:
+    from agent.simulate.persona import persona_split
+    from memory.feedback import FeedbackLog
+    from memory.store import SQLiteStore
+    from recsys.datasets import load_catalog
+    from recsys.seqrec.data import from_catalog, leave_one_out
+    from recsys.seqrec.recommender import create, save
+
+    data = from_catalog(load_catalog(str(tiny_catalog)))
+    rec = create("pop", data.item_ids)
+    rec.fit(persona_split(leave_one_out(data), 3))
+    served = save(rec, tmp_path / "pop")
+    out = tmp_path / "run"
+    argv = _tune_data(tiny_catalog, out, "--personas", "2", "--mcr", "0", "--list-size", "3")
+    assert main([*argv, "--recommender-path", str(served)]) == 0
+    store = SQLiteStore(out / "users" / "memory.sqlite")
+    log = FeedbackLog(store)
+    shown = [e.shown for u in log.users() for e in log.entries(u) if e.shown]
+    store.close()
+    assert shown and all(len(s) <= 3 for s in shown)
+    assert (out / "lists.jsonl").is_file()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -44,6 +68,8 @@ def test_tune_data_simulates_users_and_writes_the_datasets(
         (["--samples", "1"], "--samples must be 0"),
         (["--samples", "2"], "need a language model"),
         (["--personas", "0", "--mcr", "0", "--log", "nowhere"], "nothing to build from"),
+        (["--list-size", "0"], "--list-size must be"),
+        (["--recommender-path", "nowhere"], "no saved recommender"),
     ],
 )
 def test_tune_data_refuses_what_it_cannot_do(
