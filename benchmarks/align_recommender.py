@@ -136,6 +136,8 @@ def _logged_lists(cfg: BenchConfig, split: Split, reference: Path, out: Path) ->
             raise ValueError(f"{saved} was logged with other personas; use another --out")
         log.info("logged list preferences of %d users read from %s", len(record["users"]), saved)
         return from_rows(record["rows"], split.data.item_ids), frozenset(record["users"])
+    if (out / "logged").exists():
+        raise ValueError(f"{out / 'logged'} holds an unfinished logging run; use another --out")
     t0 = time.perf_counter()
     run_users(users, out / "logged")
     store = SQLiteStore(out / "logged" / FILES["memory"])

@@ -51,3 +51,6 @@ def test_logged_lists_come_from_training_personas_apart_from_the_evaluation(tiny
     assert same_users == users and again.chosen.tolist() == prefs.chosen.tolist()
     with pytest.raises(ValueError, match="other personas"):
         _logged_lists(dataclasses.replace(cfg, logged_personas=2), split, reference, tmp_path)
+    (tmp_path / "logged" / "lists.json").unlink()  # as if the run had been stopped before it wrote them
+    with pytest.raises(ValueError, match="unfinished"):
+        _logged_lists(cfg, split, reference, tmp_path)
