@@ -48,8 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recommender", default="itemknn", help="recommender scoring candidates (itemknn, sasrec-ce, ...)")
     p.add_argument(
         "--recommender-path",
-        help="persona: a saved recommender folder used as is instead of fitting --recommender (e.g. an aligned "
-        "SASRec); it must not have trained on each user's last --sessions items, the personas' targets",
+        help="a saved recommender folder used as is instead of fitting --recommender (e.g. an aligned SASRec); "
+        "persona: it must not have trained on each user's last --sessions items, the personas' targets; "
+        "mcr: on the episodes' held-out targets",
     )
     p.add_argument(
         "--understanding",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -188,9 +188,11 @@ class Environment:
         catalog: The catalog (any loader's, including the generic format).
         config: The protocol.
         seed: Seeds the recommender's initialisation (neural kinds).
+        recommender: A trained recommender used as is instead of fitting ``config.recommender``
+            (a saved or aligned model); it must not have trained on the episodes' targets.
     """
 
-    def __init__(self, catalog: Catalog, config: MCRConfig, seed: int = 0) -> None:
+    def __init__(self, catalog: Catalog, config: MCRConfig, seed: int = 0, recommender: Any = None) -> None:
         from agent.simulate.episodes import episode_data
         from recsys.seqrec.recommender import create
         from recsys.seqrec.tool import RecommendTool
@@ -200,8 +202,12 @@ class Environment:
         source = episode_data(catalog, config)
         self.split = source.split
         self.fixed = source.fixed
-        self.recommender = create(config.recommender, self.split.data.item_ids, seed=seed)
-        self.recommender.fit(self.split)  # the training part only: held-out items never reach it
+        if recommender is None:
+            recommender = create(config.recommender, self.split.data.item_ids, seed=seed)
+            recommender.fit(self.split)  # the training part only: held-out items never reach it
+        elif tuple(recommender.item_ids) != tuple(self.split.data.item_ids):
+            raise ValueError(f"the recommender was trained on other items than {catalog.name}'s")
+        self.recommender = recommender
         self.tool = RecommendTool(self.recommender, catalog)
         attributes = AttributeConfig(
             relations=config.relations, attributes=config.attributes, min_items=config.min_items

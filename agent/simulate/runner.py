@@ -39,9 +39,10 @@ class SimulationConfig:
         workers: Ray actors (local runs start Ray with this many CPUs).
         chunk: Episodes per task (the progress bar moves per chunk).
         cache_dir: Asset cache (default: ``Settings.from_env()``).
-        recommender_path: Persona mode: a saved recommender folder the agent uses as is, instead of
-            fitting ``mcr.recommender`` here (a trained or aligned SASRec). It must not have trained
-            on the personas' targets, each user's last ``persona.sessions`` items (``persona_split``).
+        recommender_path: A saved recommender folder used as is, instead of fitting ``mcr.recommender``
+            here (a trained or aligned SASRec). Persona mode: it must not have trained on the personas'
+            targets, each user's last ``persona.sessions`` items (``persona_split``); MCR: on the
+            episodes' targets, the held-out items of the protocol's split.
         understanding: How the agent reads the simulated user's messages (``AgentConfig.understanding``;
             the template backend has no LLM, so "auto" is the learned reader). End to end only.
     """
@@ -100,7 +101,12 @@ class EpisodeWorker:
         self.config = config
         self.settings = Settings.from_env(cache_dir=config.cache_dir)
         catalog = load_catalog(config.dataset, self.settings)
-        self.env = Environment(catalog, config.mcr, seed=config.seed)
+        given = None
+        if config.mode == "mcr" and config.recommender_path is not None:
+            from recsys.seqrec.recommender import load
+
+            given = load(config.recommender_path)
+        self.env = Environment(catalog, config.mcr, seed=config.seed, recommender=given)
         self.make_policy = PolicyMaker(config.policy, config.mcr, self.settings.cache_dir, config.dataset)
         self.targets = self.env.sample(config.episodes, config.seed) if config.mode == "mcr" else []
         self.agent: Any = None

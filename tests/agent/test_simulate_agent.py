@@ -65,6 +65,28 @@ def test_persona_run_uses_a_saved_recommender_as_is(tiny_catalog, tmp_path) -> N
         worker.close()
 
 
+def test_mcr_run_scores_with_a_saved_recommender_as_is(tiny_catalog, tmp_path) -> None:  # noqa: ANN001
+    from agent.simulate.mcr import Environment
+    from recsys.datasets import load_catalog
+    from recsys.seqrec.recommender import PopularityRecommender, create, save
+
+    mcr = MCRConfig(max_turns=5)
+    fitted = EpisodeWorker(SimulationConfig(dataset=str(tiny_catalog), episodes=4, seed=0, mcr=mcr))
+    knn = save(fitted.env.recommender, tmp_path / "knn")  # fitted on the protocol's training part only
+    config = SimulationConfig(
+        dataset=str(tiny_catalog),
+        episodes=4,
+        seed=0,
+        mcr=MCRConfig(max_turns=5, recommender="pop"),
+        recommender_path=str(knn),
+    )
+    saved = EpisodeWorker(config)  # --recommender pop is not fitted: the saved item-kNN scores
+    assert not isinstance(saved.env.recommender, PopularityRecommender)
+    assert saved.run(list(range(4))) == fitted.run(list(range(4)))
+    with pytest.raises(ValueError, match="other items"):
+        Environment(load_catalog(str(tiny_catalog)), mcr, recommender=create("pop", ["a", "b"]))
+
+
 def test_persona_run_reads_with_the_chosen_understanding(tiny_catalog) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="end to end"):
         SimulationConfig(mode="mcr", engine="fast", understanding="patterns")
