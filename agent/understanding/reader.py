@@ -42,6 +42,13 @@ from recsys.encoder import TextEncoder
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Intents that win over matching a pending question's options ("why the first one?" is not option 1).
+# Clauses: split after sentence ends, semicolons and commas, and before words that turn a sentence.
+_CLAUSE = re.compile(
+    r"(?:[^,;.!?]|[.,](?=\w))+?(?=[,;.!?](?!\w)|\s(?:but|though|although|whereas|however|yet|while)\b|$)[,;.!?]*", re.I
+)
+_LIST_WORDS = frozenset(
+    {"and", "or", "nor", "also", "too", "either", "the", "a", "any", "movies", "movie", "films", "film"}
+)
 _NOT_ANSWERS = frozenset({"explain", "forget", "reset", "show_memory", "instruction", "out_of_domain", "item_question"})
 
 
@@ -69,6 +76,7 @@ class ReaderConfig:
     lasting_threshold: float = 0.5
     situation_threshold: float = 0.5
     era_threshold: float = 0.5
+    clause_genres: bool = True
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,10 @@ class LearnedUnderstander:
     def _explicit(self) -> dict[str, re.Pattern[str]]:
         return _explicit_genre_patterns(self.catalog)
 
+    @cached_property
+    def _explicit_any(self) -> re.Pattern[str]:
+        return re.compile("|".join(p.pattern for p in self._explicit.values()))
+
     # ---- the model's reading -------------------------------------------------------------------
     def analyse(
         self,
@@ -213,6 +225,8 @@ class LearnedUnderstander:
             }
             genre = model.genres(x, enc.mask, self._genre_vectors).softmax(-1)[0].numpy()  # (G, 3)
             tags = model.tags(x).softmax(-1)[0].numpy()  # (T, 5)
+        if self.config.clause_genres:
+            genre = self._clause_stances(text, prev, genre)
         before = {self.catalog.index[i] for i in said_before if i in self.catalog.index}
         links = link(text, self.titles, linker, tags, lambda s, e: enc.span_mask(0, s, e), before)
         persons = self._person_spans(text, enc.offsets[0], tags)
@@ -234,6 +248,45 @@ class LearnedUnderstander:
             person_spans=[(s, e, o) for (s, e), o in zip(persons, opinions[len(links) : len(links) + len(persons)])],
             span_opinions=opinions[len(links) + len(persons) :],
         )
+
+    def _clause_stances(self, text: str, prev: str, genre: np.ndarray) -> np.ndarray:
+        """Each genre named outright read in its own clause, when clauses name different genres.
+
+        "big on sci-fi, not on fantasy": the whole message's reading gives both genres one polarity;
+        each clause read alone has one stance. Only genres named in different clauses are re-read,
+        so "Thrillers? Meh. They leave me cold" keeps the whole message for its one genre.
+        """
+        clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text) if m.group().strip()]
+        if len(clauses) < 2:
+            return genre
+        folded = text.casefold()
+        named: dict[int, list[int]] = {}  # clause -> genre indices named in it
+        for g, name in enumerate(self.genre_names):
+            for hit in self._explicit[name].finditer(folded):
+                c = next(i for i, (s, e) in enumerate(clauses) if s <= hit.start() < e or i == len(clauses) - 1)
+                named.setdefault(c, []).append(g)
+        if len(named) < 2:
+            return genre
+        for c in list(named):
+            # A clause that only lists genres ("no horror, thrillers or war movies") takes the
+            # stance of the message around it; read alone it would be a bare request.
+            rest = self._explicit_any.sub(" ", folded[clauses[c][0] : clauses[c][1]])
+            if not set(re.findall(r"[a-z']+", rest)) - _LIST_WORDS:
+                del named[c]
+        if len(named) < 2:
+            return genre
+        model, _, _ = self._weights
+        parts = [text[clauses[c][0] : clauses[c][1]] for c in named]
+        enc = self.tokens.encode(parts)
+        with torch.inference_mode():
+            x = model.encode(enc.states, enc.mask, torch.tensor([PREVIOUS.index(prev)] * len(parts)))
+            read = model.genres(x, enc.mask, self._genre_vectors).softmax(-1).numpy()  # (C, G, 3)
+        out = genre.copy()
+        for row, (c, gs) in enumerate(named.items()):
+            for g in gs:
+                if read[row, g, 1:].max() >= self.config.genre_threshold:
+                    out[g] = read[row, g]
+        return out
 
     @staticmethod
     def _person_spans(text: str, offsets: list[tuple[int, int]], tags: np.ndarray) -> list[tuple[int, int]]:

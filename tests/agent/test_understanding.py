@@ -181,3 +181,19 @@ def test_reader_config_thresholds_are_used(catalog, encoder) -> None:
         catalog, resolver, PatternExtractor(resolver), encoder, ReaderConfig(lasting_threshold=1.01)
     )
     assert not strict.read("I'm a big fan of science fiction").remember
+
+
+def test_each_clause_keeps_its_own_genre_stance(reader: LearnedUnderstander) -> None:
+    # Read whole, both genres of these sentences got one polarity; each clause read alone has one stance.
+    for text, liked, disliked in [
+        ("I adore westerns, but I can't stand romance.", "Western", "Romance"),
+        ("I'm big on action, not so much on dramas", "Action", "Drama"),
+        ("love thrillers. hate musicals.", "Thriller", "Musical"),
+    ]:
+        got = stances(reader.read(text))
+        assert (got.get(liked), got.get(disliked)) == (1, -1), (text, got)
+
+
+def test_a_clause_that_only_lists_genres_keeps_the_sentence_stance(reader: LearnedUnderstander) -> None:
+    got = stances(reader.read("no horror, thrillers or war movies"))
+    assert got == {"Horror": -1, "Thriller": -1, "War": -1}
