@@ -4,7 +4,8 @@
 
 1. exact checks: unusable input, reaching another user's data, an answer to the options just offered;
 2. one pass of the model: intent, lasting (none / preference / rule), situation, era, the stance
-   on every catalog genre, and title/person tags;
+   on every catalog genre, and title/person tags; when clauses name different genres, each of
+   those genres is read again in its own clause;
 3. the linker picks the catalog films named; the model's opinion head says whether each is liked;
 4. what this request asks (genres named outright become hard filters of this search; moods
    become soft boosts, a strongly ruled-out one a filter too), and what lasts (a rule, or a
@@ -41,7 +42,6 @@ from recsys.catalog import Catalog
 from recsys.encoder import TextEncoder
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# Intents that win over matching a pending question's options ("why the first one?" is not option 1).
 # Clauses: split after sentence ends, semicolons and commas, and before words that turn a sentence.
 _CLAUSE = re.compile(
     r"(?:[^,;.!?]|[.,](?=\w))+?(?=[,;.!?](?!\w)|\s(?:but|though|although|whereas|however|yet|while)\b|$)[,;.!?]*", re.I
@@ -49,6 +49,7 @@ _CLAUSE = re.compile(
 _LIST_WORDS = frozenset(
     {"and", "or", "nor", "also", "too", "either", "the", "a", "any", "movies", "movie", "films", "film"}
 )
+# Intents that win over matching a pending question's options ("why the first one?" is not option 1).
 _NOT_ANSWERS = frozenset({"explain", "forget", "reset", "show_memory", "instruction", "out_of_domain", "item_question"})
 
 
@@ -66,6 +67,8 @@ class ReaderConfig:
         lasting_threshold: Minimum P(preference) + P(rule) to store anything.
         situation_threshold: Minimum probability of a situation to scope by it.
         era_threshold: Minimum probability of an older/newer lean.
+        clause_genres: Read a genre named outright in its own clause when the message's clauses name
+            different genres ("big on action, not so much on dramas").
     """
 
     weights: Path = WEIGHTS_DIR
