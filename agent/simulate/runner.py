@@ -102,7 +102,7 @@ class EpisodeWorker:
         self.settings = Settings.from_env(cache_dir=config.cache_dir)
         catalog = load_catalog(config.dataset, self.settings)
         given = None
-        if config.mode == "mcr" and config.recommender_path is not None:
+        if config.recommender_path is not None:  # used as is in either mode: nothing is fitted here
             from recsys.seqrec.recommender import load
 
             given = load(config.recommender_path)
@@ -121,7 +121,7 @@ class EpisodeWorker:
         cfg = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix="tastebud-sim-")
         root = Path(self._tmp.name)
-        if cfg.mode == "persona" and cfg.recommender_path is not None:
+        if cfg.recommender_path is not None:
             return self._agent_with(Path(cfg.recommender_path), root)
         if cfg.mode == "persona":  # the persona targets (last items) stay out of training too
             rec = create(cfg.mcr.recommender, self.env.split.data.item_ids, seed=cfg.seed)
