@@ -47,7 +47,7 @@ from recsys.seqrec.align import AlignConfig, align  # noqa: E402
 from recsys.seqrec.align_cli import add_alignment_arguments, alignment_config  # noqa: E402
 from recsys.seqrec.data import Split, from_catalog, leave_one_out  # noqa: E402
 from recsys.seqrec.evaluate import evaluate  # noqa: E402
-from recsys.seqrec.preferences import Preferences, from_rows, mine_preferences  # noqa: E402
+from recsys.seqrec.preferences import Preferences, from_rows, item_attributes, mine_preferences  # noqa: E402
 from recsys.seqrec.recommender import create, load, save  # noqa: E402
 from recsys.seqrec.train import TrainConfig  # noqa: E402
 
@@ -68,6 +68,8 @@ class BenchConfig:
         align: Alignment settings shared by the methods (``method`` is set per method).
         mine_per_user: Mined rows per user.
         pool: Rejected items are drawn from the model's best ``pool`` unpicked items (None: the very top).
+        shared_attributes: Mined rejected items share at least this many askable attribute values
+            with the accepted item (0: any item; ``recsys.seqrec.preferences.item_attributes``).
         reference: A reference already trained on the persona split (skips training).
         train_seed: Seed of the reference's training.
         train_epochs: Upper bound on the reference's epochs.
@@ -83,6 +85,7 @@ class BenchConfig:
     align: AlignConfig = AlignConfig()
     mine_per_user: int = 20
     pool: int | None = 50
+    shared_attributes: int = 0
     reference: str | None = None
     train_seed: int = 42
     train_epochs: int = 200
@@ -161,8 +164,10 @@ def _without_users(split: Split, users: frozenset[str]) -> Split:
 def main(cfg: BenchConfig, out: Path) -> dict[str, Any]:
     """Train (or load) the reference, align it per method, run the personas with each; the report."""
     out.mkdir(parents=True, exist_ok=True)
-    data = from_catalog(load_catalog(cfg.dataset))
+    catalog = load_catalog(cfg.dataset)
+    data = from_catalog(catalog)
     split = persona_split(leave_one_out(data), cfg.sessions)
+    attributes = item_attributes(catalog, data) if cfg.shared_attributes else None
     models: dict[str, Path] = {}
     if cfg.reference:
         models["reference"] = Path(cfg.reference)
@@ -198,7 +203,16 @@ def main(cfg: BenchConfig, out: Path) -> dict[str, Any]:
         def preferences(cur: Any, run_cfg: AlignConfig = run_cfg) -> Preferences:
             if not cfg.mine_per_user:
                 return logged
-            return logged + mine_preferences(cur, split, run_cfg.n_rejected, cfg.mine_per_user, pool=cfg.pool)
+            mined = mine_preferences(
+                cur,
+                split,
+                run_cfg.n_rejected,
+                cfg.mine_per_user,
+                pool=cfg.pool,
+                attributes=attributes,
+                min_shared=cfg.shared_attributes,
+            )
+            return logged + mined
 
         result = align(rec.model, preferences, run_cfg)
         rec.model.cpu()
@@ -260,6 +274,7 @@ def cli() -> None:
         train_epochs=args.train_epochs,
         patience=args.patience,
         pool=args.pool or None,  # 0: the reference's top --n-rejected, as in the CLI
+        shared_attributes=args.shared_attributes,
         align=alignment_config(args),
         logged_personas=args.logged_personas,
         mine_per_user=args.mine_per_user,

@@ -61,6 +61,13 @@ def add_alignment_arguments(p: argparse.ArgumentParser) -> None:
         "many items the user picks later); 0: the top --n-rejected",
     )
     p.add_argument(
+        "--shared-attributes",
+        type=int,
+        default=0,
+        help="mined rows: rejected items share at least K askable attribute values (genre, decade, people) with "
+        "the accepted one, its look-alikes that a conversation narrowing by attributes still shows (0: any item)",
+    )
+    p.add_argument(
         "--sft-weight", type=float, default=0.0, help="weight of a cross-entropy anchor on the accepted item (0: none)"
     )
     p.add_argument("--n-rejected", type=int, default=8, help="rejected items per row (mined, and used by sdpo)")
@@ -93,14 +100,16 @@ def alignment_config(args: argparse.Namespace, method: str = "sdpo") -> Any:  # 
     )
 
 
-def _sequences(dataset: str) -> Any:  # -> SequenceData
+def _sequences(dataset: str) -> tuple[Any, Any]:  # -> (SequenceData, Catalog | None)
+    """The dataset's sequences, and its catalog when it has one (a pair file has none)."""
     from recsys.seqrec.data import SHARED_FILES, from_catalog, load_sequences
 
     if dataset in SHARED_FILES or Path(dataset).is_file():
-        return load_sequences(dataset)
+        return load_sequences(dataset), None
     from recsys.datasets import load_catalog
 
-    return from_catalog(load_catalog(dataset))
+    catalog = load_catalog(dataset)
+    return from_catalog(catalog), catalog
 
 
 def _offline(rec: Any, split: Any, seed: int) -> dict[str, dict[str, float]]:
@@ -136,17 +145,32 @@ def run(args: argparse.Namespace) -> int:
         log.error("nothing to align with: give --lists and/or --mine-per-user > 0")
         return 2
     cfg = alignment_config(args, args.method)
-    data = _sequences(args.dataset)
+    data, catalog = _sequences(args.dataset)
     split = leave_one_out(data)
     if args.mine_per_user and tuple(data.item_ids) != rec.item_ids:
         log.error("%s was trained on other items than %s; mining needs the same catalog", reference, args.dataset)
         return 2
     logged = read_lists(Path(args.lists), rec.item_ids) if args.lists else Preferences.empty()
+    attributes = None
+    if args.mine_per_user and args.shared_attributes:
+        from recsys.seqrec.preferences import item_attributes
+
+        if catalog is None:
+            log.error("--shared-attributes needs a catalog with item attributes; %s is a pair file", args.dataset)
+            return 2
+        attributes = item_attributes(catalog, data)
 
     def preferences(current: Any) -> Preferences:  # current: the round's frozen reference (SASRec)
         mined = (
             mine_preferences(
-                current, split, args.n_rejected, args.mine_per_user, pool=args.pool or None, seed=args.seed
+                current,
+                split,
+                args.n_rejected,
+                args.mine_per_user,
+                pool=args.pool or None,
+                seed=args.seed,
+                attributes=attributes,
+                min_shared=args.shared_attributes,
             )
             if args.mine_per_user
             else None
@@ -167,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         "logged_rows": len(logged),
         "mine_per_user": args.mine_per_user,
         "pool": args.pool or None,
+        "shared_attributes": args.shared_attributes if attributes is not None else 0,
         "config": asdict(cfg),
     }
     (saved / ALIGNMENT_RECORD).write_text(json.dumps(record, indent=2))

@@ -17,6 +17,11 @@ Two sources, both giving ``Preferences`` in model ids:
   read, so the validation and test targets stay unseen. This is how the logged lists, which are
   few, are complemented at scale: thousands of rows in seconds, where simulated conversations
   give a handful of rejections per minute (EVALUATION.md section 9).
+
+  With ``attributes`` (``item_attributes``) the rejections are the model's best items that share
+  at least ``min_shared`` askable attribute values with the picked one (genre, decade, director,
+  actors...). A conversation narrows the list by such values, so there the picked film competes
+  with its look-alikes, not with the catalog's popular films.
 """
 
 from __future__ import annotations
@@ -26,13 +31,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from recsys.seqrec.data import PAD, Split
+from recsys.seqrec.data import PAD, SequenceData, Split
 from recsys.seqrec.model import SASRec
 from recsys.seqrec.sampling import left_pad
+
+if TYPE_CHECKING:
+    from recsys.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +120,18 @@ def read_lists(path: Path, item_ids: Sequence[str]) -> Preferences:
     return prefs
 
 
+def item_attributes(catalog: Catalog, data: SequenceData) -> np.ndarray:
+    """(n_items + 1, V) 0/1 membership of each model item in the catalog's askable attribute values (row 0: padding)."""
+    from recsys.attributes import AttributeSpace
+
+    if data.catalog_index is None:
+        raise ValueError(f"{data.name}: the sequences were not built from a catalog, so items have no attributes")
+    membership = AttributeSpace(catalog).membership
+    out = np.zeros((len(data.item_ids) + 1, membership.shape[1]), np.float32)
+    out[1:] = membership[data.catalog_index]
+    return out
+
+
 @torch.inference_mode()
 def mine_preferences(
     model: SASRec,
@@ -120,6 +141,8 @@ def mine_preferences(
     batch_size: int = 512,
     pool: int | None = None,
     seed: int = 0,
+    attributes: np.ndarray | None = None,
+    min_shared: int = 2,
 ) -> Preferences:
     """Preferences from the training sequences, with the model's top-ranked unpicked items as rejections.
 
@@ -135,6 +158,9 @@ def mine_preferences(
             instead of taking the very top: the top few are often what the user picks later, so a
             wider pool holds fewer false rejections. None: the top ``n_rejected``.
         seed: Seeds the draws from the pool.
+        attributes: ``item_attributes`` of the split's items. When given, rejections come only from
+            items sharing at least ``min_shared`` values with the chosen item.
+        min_shared: Attribute values a rejected item must share with the chosen one.
     """
     assert n_rejected >= 1 and per_user >= 1, "need at least one row per user and one rejected item per row"
     assert pool is None or pool >= n_rejected, f"pool ({pool}) must hold at least n_rejected ({n_rejected}) items"
@@ -148,12 +174,16 @@ def mine_preferences(
             histories.append(seq[max(0, t - model.cfg.max_len) : t])
             chosen.append(int(seq[t]))
             owners.append(u)
+    shared = None if attributes is None else torch.as_tensor(np.asarray(attributes), dtype=torch.float32)
     rejected: list[np.ndarray] = []
     for start in range(0, len(histories), batch_size):
         hist = histories[start : start + batch_size]
         scores = model.next_item_scores(left_pad(hist).to(device)).float().cpu()  # (B, N + 1)
         for row, u in enumerate(owners[start : start + batch_size]):
             scores[row, torch.from_numpy(split.train[u])] = float("-inf")  # never a rejection the user picked
+        if shared is not None:
+            picked = torch.as_tensor(chosen[start : start + batch_size])
+            scores[(shared[picked] @ shared.T) < min_shared] = float("-inf")
         values, ids = scores.topk(min(pool or n_rejected, scores.shape[1]), dim=1)
         for v, i in zip(values, ids):
             top = i[v > float("-inf")].numpy().astype(np.int64)

@@ -186,9 +186,11 @@ def test_tune_recommender_end_to_end_installs_a_model_the_agent_loads(
         str(lists.parent),
     ]
     argv += ["--mine-per-user", "2", "--max-steps", "3", "--batch-size", "16", "--device", "cpu"]
+    argv += ["--shared-attributes", "1"]
     assert main([*argv, "--out", str(tmp_path / "run"), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert payload["logged_rows"] == 1 and payload["rows"] == 1 + 40 * 2 and payload["steps"] == 3
+    assert payload["shared_attributes"] == 1
     assert set(payload["offline"]["aligned"]) == {"valid", "test"}
     installed = Path(payload["installed"])
     assert installed == settings.aligned_model_dir(str(tiny_catalog), "sasrec-ce")
@@ -209,3 +211,24 @@ def test_tune_recommender_refuses_without_a_reference_or_data(tmp_path: Path, ti
     assert main(base) == 2
     reference = _trained_reference(tiny_catalog, tmp_path / "ref")
     assert main([*base, "--reference", str(reference), "--mine-per-user", "0"]) == 2
+
+
+def test_mining_with_shared_attributes_rejects_only_look_alikes_of_the_chosen_item(tiny_catalog: Path) -> None:
+    from recsys.datasets import load_catalog
+    from recsys.seqrec.preferences import item_attributes
+
+    catalog = load_catalog(tiny_catalog)
+    data = from_catalog(catalog)
+    split = leave_one_out(data)
+    attributes = item_attributes(catalog, data)
+    assert attributes.shape[0] == split.n_items + 1 and not attributes[0].any()
+    model = _tiny_model(n_items=split.n_items)
+    anything = mine_preferences(model, split, n_rejected=3, per_user=2)
+    alike = mine_preferences(model, split, n_rejected=3, per_user=2, attributes=attributes, min_shared=2)
+    assert len(alike) > 0
+    shared = [int(attributes[c] @ attributes[r]) for c, rej in zip(alike.chosen, alike.rejected) for r in rej]
+    assert min(shared) >= 2
+    # Without the condition the model's top items are rejected whatever they share.
+    assert (
+        min(int(attributes[c] @ attributes[r]) for c, rej in zip(anything.chosen, anything.rejected) for r in rej) < 2
+    )
