@@ -334,11 +334,14 @@ def report(result: dict, out: Path) -> None:
     row("statements: 'none' with something lasting stored", lambda r: r["statements"]["none_with_lasting_stored"])
     lines += ["", "```", "python benchmarks/understanding.py " + " ".join(result["argv"]), "```", ""]
     (out / "report.md").write_text("\n".join(lines))
+    timed = [r for r in readers if "messages" in result["readers"][r]]
+    if not timed:  # --skip messages: no latency to plot
+        return
     fig, ax = plt.subplots(figsize=(6, 3))
-    for i, r in enumerate(readers):
+    for i, r in enumerate(timed):
         ms = result["readers"][r]["messages"]["understanding_ms"]
         ax.bar([i - 0.2, i + 0.2], [ms["p50"], ms["p95"]], width=0.4, color=["C0", "C1"])
-    ax.set_xticks(range(len(readers)), readers)
+    ax.set_xticks(range(len(timed)), timed)
     ax.set_ylabel("understanding ms (p50, p95)")
     fig.tight_layout()
     fig.savefig(out / "latency.png", dpi=120)
