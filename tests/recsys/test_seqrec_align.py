@@ -232,3 +232,28 @@ def test_mining_with_shared_attributes_rejects_only_look_alikes_of_the_chosen_it
     assert (
         min(int(attributes[c] @ attributes[r]) for c, rej in zip(anything.chosen, anything.rejected) for r in rej) < 2
     )
+
+
+def test_shared_attributes_on_a_pair_file_is_refused_with_a_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from recsys.seqrec.data import load_pairs
+    from recsys.seqrec.recommender import create, save
+    from recsys.seqrec.train import TrainConfig
+    from tastebud.cli import main
+
+    pairs = tmp_path / "pairs.txt"
+    rng = np.random.default_rng(0)
+    pairs.write_text(
+        "".join(f"{u} {i}\n" for u in range(1, 21) for i in rng.choice(np.arange(1, 16), 6, replace=False))
+    )
+    data = load_pairs(pairs)
+    rec = create("sasrec-ce", data.item_ids, {"max_len": 10, "d_model": 16, "n_layers": 1, "n_heads": 1})
+    rec.fit(leave_one_out(data), TrainConfig(epochs=1, device="cpu", progress=False, batch_size=64))
+    reference = save(rec, tmp_path / "ref")
+    argv = ["--cache-dir", str(tmp_path / "cache"), "tune", "recommender", "--dataset", str(pairs)]
+    argv += ["--reference", str(reference), "--mine-per-user", "2", "--device", "cpu", "--no-save"]
+    # Without the flag the same run aligns; with it there are no attributes to share.
+    assert main([*argv, "--max-steps", "1", "--out", str(tmp_path / "run")]) == 0
+    assert main([*argv, "--shared-attributes", "2", "--out", str(tmp_path / "run2")]) == 2
+    assert "pair file" in caplog.text and "--shared-attributes" in caplog.text
