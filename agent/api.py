@@ -371,7 +371,9 @@ class Agent:
         config = {"configurable": {"thread_id": key}}
         context = Context(user_id=user_id, services=self.services)
         payload = {"messages": [HumanMessage(content=check_message(message))]}
-        with self._turns.hold(key), self._damage_named():
+        # Named first: waiting for the turn lock can fail too (a PostgreSQL pool with no free
+        # connection, a connection lost while locking), and that must surface as a StoreError.
+        with self._damage_named(), self._turns.hold(key):
             if emit is None:
                 state = self.graph.invoke(payload, config, context=context)
             else:

@@ -91,3 +91,35 @@ def test_the_database_url_is_configured_in_one_place(monkeypatch: pytest.MonkeyP
         Settings.from_env()
     with pytest.raises(ValueError, match="postgresql://"):
         AgentConfig(database_url="sqlite:///x.db")
+
+
+def test_no_free_connection_for_a_turn_is_a_store_error_and_loses_nothing(
+    postgres_url: str, tmp_path: Path, settings: Settings
+) -> None:
+    """Every pooled connection busy past the pool's wait: the turn fails naming the database, then works."""
+    from agent.api import Agent
+    from agent.llm import BackendConfig
+    from agent.pg_conversations import POOL_SIZE
+
+    config = AgentConfig(
+        backend=BackendConfig(kind="template"), recommender="itemknn", policy="maxent", retrieval=False
+    )
+    agent = Agent.from_config(config, settings, data_dir=tmp_path, database_url=postgres_url)
+    try:
+        agent.chat("ann", "I love comedies", "sofa")
+        pool = agent.conversations.pool  # type: ignore[union-attr]
+        pool.timeout = 0.5  # the pool's wait for a free connection (30 s by default)
+        held = [pool.getconn() for _ in range(POOL_SIZE)]
+        try:
+            with pytest.raises(StoreError, match="cannot be used") as caught:
+                agent.chat("ann", "something for tonight", "sofa")
+            assert "connection" in str(caught.value)
+        finally:
+            for conn in held:
+                pool.putconn(conn)
+        reply = agent.chat("ann", "something for tonight", "sofa")
+        assert reply.text
+        said = [text for role, text in agent.history("ann", "sofa") if role == "user"]
+        assert said == ["I love comedies", "something for tonight"]  # the failed turn left nothing half-done
+    finally:
+        agent.close()
