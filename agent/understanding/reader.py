@@ -67,8 +67,8 @@ class ReaderConfig:
         lasting_threshold: Minimum P(preference) + P(rule) to store anything.
         situation_threshold: Minimum probability of a situation to scope by it.
         era_threshold: Minimum probability of an older/newer lean.
-        clause_genres: Read a genre named outright in its own clause when the message's clauses name
-            different genres ("big on action, not so much on dramas").
+        clause_genres: Read each genre in its own clause when several genres are in play across the
+            message's clauses ("big on action, not so much on dramas").
     """
 
     weights: Path = WEIGHTS_DIR
@@ -253,42 +253,47 @@ class LearnedUnderstander:
         )
 
     def _clause_stances(self, text: str, prev: str, genre: np.ndarray) -> np.ndarray:
-        """Each genre named outright read in its own clause, when clauses name different genres.
+        """Each genre read in its own clause, when several genres are in play across clauses.
 
-        "big on sci-fi, not on fantasy": the whole message's reading gives both genres one polarity;
-        each clause read alone has one stance. Only genres named in different clauses are re-read,
-        so "Thrillers? Meh. They leave me cold" keeps the whole message for its one genre.
+        "big on sci-fi, not on fantasy": the whole message's reading gives both genres one
+        polarity; each clause read alone has one stance. The clauses are read when the message's
+        reading holds two or more genres, or the clauses name different genres outright; a genre
+        then takes the reading of the one clause that holds it above the threshold, which also
+        reaches genres named by meaning ("Animated films are wonderful, but I find documentaries
+        tedious"). A genre held by no clause or by several keeps the message's reading, so
+        "Thrillers? Meh. They leave me cold" keeps the whole message for its one genre.
         """
         clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text) if m.group().strip()]
         if len(clauses) < 2:
             return genre
         folded = text.casefold()
-        named: dict[int, list[int]] = {}  # clause -> genre indices named in it
-        for g, name in enumerate(self.genre_names):
+        t = self.config.genre_threshold
+        named = set()  # clauses naming a genre outright
+        for name in self.genre_names:
             for hit in self._explicit[name].finditer(folded):
-                c = next(i for i, (s, e) in enumerate(clauses) if s <= hit.start() < e or i == len(clauses) - 1)
-                named.setdefault(c, []).append(g)
-        if len(named) < 2:
+                named.add(next(i for i, (s, e) in enumerate(clauses) if s <= hit.start() < e or i == len(clauses) - 1))
+        if len(named) < 2 and int((genre[:, 1:].max(-1) >= t).sum()) < 2:
             return genre
-        for c in list(named):
-            # A clause that only lists genres ("no horror, thrillers or war movies") takes the
-            # stance of the message around it; read alone it would be a bare request.
-            rest = self._explicit_any.sub(" ", folded[clauses[c][0] : clauses[c][1]])
-            if not set(re.findall(r"[a-z']+", rest)) - _LIST_WORDS:
-                del named[c]
-        if len(named) < 2:
+        # A clause that only lists genres ("no horror, thrillers or war movies") takes the stance
+        # of the message around it; read alone it would be a bare request.
+        parts = [
+            (s, e)
+            for s, e in clauses
+            if set(re.findall(r"[a-z']+", self._explicit_any.sub(" ", folded[s:e]))) - _LIST_WORDS
+        ]
+        if len(parts) < 2:
             return genre
         model, _, _ = self._weights
-        parts = [text[clauses[c][0] : clauses[c][1]] for c in named]
-        enc = self.tokens.encode(parts)
+        enc = self.tokens.encode([text[s:e] for s, e in parts])
         with torch.inference_mode():
             x = model.encode(enc.states, enc.mask, torch.tensor([PREVIOUS.index(prev)] * len(parts)))
             read = model.genres(x, enc.mask, self._genre_vectors).softmax(-1).numpy()  # (C, G, 3)
+        held = read[:, :, 1:].max(-1) >= t  # (C, G): the clause alone wants or rules out the genre
+        if int(held.any(-1).sum()) < 2:
+            return genre
         out = genre.copy()
-        for row, (c, gs) in enumerate(named.items()):
-            for g in gs:
-                if read[row, g, 1:].max() >= self.config.genre_threshold:
-                    out[g] = read[row, g]
+        for g in np.flatnonzero(held.sum(0) == 1):
+            out[g] = read[int(np.flatnonzero(held[:, g])[0]), g]
         return out
 
     @staticmethod

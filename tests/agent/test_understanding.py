@@ -194,6 +194,17 @@ def test_each_clause_keeps_its_own_genre_stance(reader: LearnedUnderstander) -> 
         assert (got.get(liked), got.get(disliked)) == (1, -1), (text, got)
 
 
+def test_a_genre_reached_by_meaning_keeps_its_own_clause_stance(reader: LearnedUnderstander) -> None:
+    # "cartoons" and "spooky stuff" name no catalog genre outright; read whole, the message gave
+    # its genres one polarity.
+    for text, liked, disliked in [
+        ("Cartoons are a delight for me, but I really dislike dramas.", "Animation", "Drama"),
+        ("I love a good comedy, though spooky stuff is a no from me.", "Comedy", "Horror"),
+    ]:
+        got = stances(reader.read(text))
+        assert (got.get(liked), got.get(disliked)) == (1, -1), (text, got)
+
+
 def test_a_clause_that_only_lists_genres_keeps_the_sentence_stance(reader: LearnedUnderstander) -> None:
     got = stances(reader.read("no horror, thrillers or war movies"))
     assert got == {"Horror": -1, "Thriller": -1, "War": -1}
