@@ -81,13 +81,14 @@ def test_forget_leaves_no_row_behind(postgres_url: str, ml100k: Catalog, encoder
 
 
 # The modules that may import psycopg at their top; everything else reaches them only inside a function.
-PG_FILES = {"memory/postgres.py", "memory/pg_store.py", "agent/pg_conversations.py"}
+PG_FILES = {"memory/postgres.py", "memory/pg_store.py", "memory/pg_health.py", "agent/pg_conversations.py"}
 PG_MODULES = (
     "psycopg",
     "psycopg_pool",
     "langgraph.checkpoint.postgres",
     "memory.postgres",
     "memory.pg_store",
+    "memory.pg_health",
     "agent.pg_conversations",
 )
 
