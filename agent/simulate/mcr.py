@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -190,25 +191,23 @@ class Environment:
         seed: Seeds the recommender's initialisation (neural kinds).
         recommender: A trained recommender used as is instead of fitting ``config.recommender``
             (a saved or aligned model); it must not have trained on the episodes' targets.
+
+    The recommender is fitted when first used: persona runs bring their own and never need it.
     """
 
     def __init__(self, catalog: Catalog, config: MCRConfig, seed: int = 0, recommender: Any = None) -> None:
         from agent.simulate.episodes import episode_data
-        from recsys.seqrec.recommender import create
-        from recsys.seqrec.tool import RecommendTool
 
         self.catalog = catalog
         self.config = config
+        self.seed = seed
         source = episode_data(catalog, config)
         self.split = source.split
         self.fixed = source.fixed
-        if recommender is None:
-            recommender = create(config.recommender, self.split.data.item_ids, seed=seed)
-            recommender.fit(self.split)  # the training part only: held-out items never reach it
-        elif tuple(recommender.item_ids) != tuple(self.split.data.item_ids):
-            raise ValueError(f"the recommender was trained on other items than {catalog.name}'s")
-        self.recommender = recommender
-        self.tool = RecommendTool(self.recommender, catalog)
+        if recommender is not None:
+            if tuple(recommender.item_ids) != tuple(self.split.data.item_ids):
+                raise ValueError(f"the recommender was trained on other items than {catalog.name}'s")
+            self.recommender = recommender  # fills the cached property: nothing is fitted
         attributes = AttributeConfig(
             relations=config.relations, attributes=config.attributes, min_items=config.min_items
         )
@@ -229,6 +228,22 @@ class Environment:
         if not self.targets:
             what = "held-out pair of items shares" if config.rules.targets == 2 else "held-out item has"
             raise ValueError(f"{catalog.name}: no {what} an askable attribute; {self.space.missing()}")
+
+    @cached_property
+    def recommender(self) -> Any:
+        """The recommender given, else ``config.recommender`` fitted on the training part of the split."""
+        from recsys.seqrec.recommender import create
+
+        fitted = create(self.config.recommender, self.split.data.item_ids, seed=self.seed)
+        fitted.fit(self.split)  # the training part only: held-out items never reach it
+        return fitted
+
+    @cached_property
+    def tool(self) -> Any:
+        """The recommender as the agent's tool."""
+        from recsys.seqrec.tool import RecommendTool
+
+        return RecommendTool(self.recommender, self.catalog)
 
     def can_open(self, target: Target) -> bool:
         """Whether the user can open an episode: its target has an askable value (two targets: a shared one)."""

@@ -41,6 +41,22 @@ def test_ray_run_matches_the_in_process_run() -> None:
     assert run_ray(config, progress=False) == run_local(config)
 
 
+def test_a_persona_run_fits_no_environment_recommender(tiny_catalog) -> None:  # noqa: ANN001
+    # Persona runs train their own recommender (targets held out per session); the MCR
+    # environment's would be fitted and never used.
+    config = SimulationConfig(dataset=str(tiny_catalog), mode="persona", episodes=1, seed=0)
+    worker = EpisodeWorker(config)
+    try:
+        assert "recommender" not in vars(worker.env)
+    finally:
+        worker.close()
+    mcr = EpisodeWorker(SimulationConfig(dataset=str(tiny_catalog), mode="mcr", engine="agent", episodes=1, seed=0))
+    try:
+        assert "recommender" in vars(mcr.env)  # the agent of an MCR run uses the environment's
+    finally:
+        mcr.close()
+
+
 def test_persona_run_uses_a_saved_recommender_as_is(tiny_catalog, tmp_path) -> None:  # noqa: ANN001
     from agent.simulate.persona import persona_split
     from recsys.datasets import load_catalog
