@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -159,7 +159,12 @@ class KnowledgeGraph:
         return keys.most_common(1)[0][0] if keys else None
 
     def name(
-        self, entity: str, titles: Mapping[str, str] | None = None, max_items: int = 2, relation: str | None = None
+        self,
+        entity: str,
+        titles: Mapping[str, str] | None = None,
+        max_items: int = 2,
+        relation: str | None = None,
+        exclude: Collection[str] = (),
     ) -> str:
         """A readable name: the source's own, else a description through linked items.
 
@@ -170,6 +175,8 @@ class KnowledgeGraph:
             titles: Item id -> title, used to describe unnamed entities.
             max_items: How many items to name in a description.
             relation: Describe the entity in this role (default: its most common role).
+            exclude: Item ids a description must not name (a simulated person's unseen targets);
+                with every linked item excluded the entity id itself is returned.
         """
         if entity in self.names:
             return self.names[entity]
@@ -177,7 +184,7 @@ class KnowledgeGraph:
         if item is not None and titles is not None and item in titles:
             return titles[item]
         relation = relation or self.relation_of(entity)
-        items = self.items_of(entity, relation)[:max_items]
+        items = [i for i in self.items_of(entity, relation) if i not in exclude][:max_items]
         if not items or titles is None:
             return entity
         shown = [titles.get(i, i) for i in items]

@@ -18,6 +18,7 @@ Figures:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -129,11 +130,18 @@ def persona_split(split: Split, sessions: int) -> Split:
     )
 
 
-def _entity_value(space: AttributeSpace, catalog: Catalog, j: int) -> AttributeValue:
-    """An attribute value named through one film ("the director of Alien"), as a person would say it."""
+def _entity_value(
+    space: AttributeSpace, catalog: Catalog, j: int, unseen: Collection[str] = ()
+) -> AttributeValue | None:
+    """An attribute value named through one film ("the director of Alien"), as a person would say it.
+
+    The film is never one of ``unseen`` (the persona's targets: naming one would hand the
+    recommender the answer); None when the entity has no other film to be named through.
+    """
     v = space.values[j]
     assert catalog.kg is not None
-    return AttributeValue(v.type, v.value, catalog.kg.name(v.value, catalog.titles, max_items=1, relation=v.type))
+    label = catalog.kg.name(v.value, catalog.titles, max_items=1, relation=v.type, exclude=unseen)
+    return None if label == v.value else AttributeValue(v.type, v.value, label)
 
 
 def make_persona(
@@ -164,9 +172,10 @@ def make_persona(
         pool = pool if len(pool) else kg_js[~in_targets]
         if len(pool):
             never_entity = _entity_value(space, catalog, int(pool[rng.integers(len(pool))]))
-        liked = kg_js[in_targets]
-        if len(liked):
-            likes_entity = _entity_value(space, catalog, int(liked[rng.integers(len(liked))]))
+        unseen = {catalog.items[t].id for t in targets}
+        nameable = [v for j in kg_js[in_targets] if (v := _entity_value(space, catalog, int(j), unseen)) is not None]
+        if nameable:
+            likes_entity = nameable[int(rng.integers(len(nameable)))]
     kinds = [k for k in HARD_KINDS if (k != "genre" or never_genre) and (k != "year" or min_year is not None)]
     kinds = [k for k in kinds if k != "entity" or never_entity is not None]
     stated = [k for k in kinds if rng.random() < config.state_prob] or [kinds[int(rng.integers(len(kinds)))]]
