@@ -10,9 +10,11 @@ restore touches the database, and after a backup is written. Imported only when 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from psycopg import sql
 
@@ -88,19 +90,38 @@ def _tool(name: str) -> str:
     raise StoreError(f"{name} not found: install the PostgreSQL client programs (apt-get install postgresql-client)")
 
 
-def _run(args: list[str], url: str, what: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+def _without_password(url: str) -> tuple[str, dict[str, str]]:
+    """The URL for a client program's command line, and its environment holding the password.
+
+    A command line is visible to every account on the host (``ps``); the environment is not.
+    """
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    if parts.password is None:
+        return url, env
+    env["PGPASSWORD"] = parts.password
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}")), env
+
+
+def _run(args: list[str], what: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a client program, connected to ``url`` when one is given (its password goes by environment)."""
+    env = None
+    if url is not None:
+        bare, env = _without_password(url)
+        args = [*args, f"--dbname={bare}"]
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
-        reason = " ".join(done.stderr.replace(url, redact(url)).split()) or f"exit status {done.returncode}"
+        reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
         raise StoreError(f"{what} failed: {reason}")
     return done
 
 
-def _readable(dump: Path, url: str) -> None:
+def _readable(dump: Path) -> None:
     """Raise unless ``dump`` is a custom-format dump holding the ``tastebud`` schema."""
     if not dump.is_file():
         raise StoreError(f"{dump}: no such dump file")
-    listing = _run([_tool("pg_restore"), "--list", str(dump)], url, f"{dump}: reading the dump").stdout
+    listing = _run([_tool("pg_restore"), "--list", str(dump)], f"{dump}: reading the dump").stdout
     if f"SCHEMA - {SCHEMA} " not in listing:
         raise StoreError(f"{dump}: not a dump of Tastebud's schema {SCHEMA!r}")
 
@@ -116,10 +137,10 @@ def backup_database(url: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     dump = folder / DUMP_NAME
     partial = dump.with_suffix(".partial")
-    args = [_tool("pg_dump"), "--format=custom", f"--schema={SCHEMA}", f"--file={partial}", f"--dbname={url}"]
+    args = [_tool("pg_dump"), "--format=custom", f"--schema={SCHEMA}", f"--file={partial}"]
     try:
-        _run(args, url, f"pg_dump of {redact(url)}")
-        _readable(partial, url)
+        _run(args, f"pg_dump of {redact(url)}", url)
+        _readable(partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -137,7 +158,7 @@ def restore_database(dump: Path, url: str) -> list[FileReport]:
         StoreError: The dump is missing or unreadable (the database is untouched), or the restore
             fails (the transaction is rolled back: the schema stays as it was).
     """
-    _readable(dump, url)
-    args = [_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner", f"--dbname={url}"]
-    _run([*args, str(dump)], url, f"restoring {dump} into {redact(url)}")
+    _readable(dump)
+    args = [_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner", str(dump)]
+    _run(args, f"restoring {dump} into {redact(url)}", url)
     return check_database(url)

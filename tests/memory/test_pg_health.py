@@ -114,3 +114,12 @@ def test_backup_of_a_database_without_tastebud_is_refused(
     assert main(["store", "backup", str(tmp_path / "bk"), "--database-url", postgres_url]) == 2
     assert "no Tastebud schema to back up" in capsys.readouterr().err
     assert main(["store", "check", "--database-url", "mysql://x@y/z"]) == 2
+
+
+def test_the_password_reaches_the_client_programs_by_environment_not_command_line() -> None:
+    pytest.importorskip("psycopg")
+    from memory.pg_health import _without_password
+
+    bare, env = _without_password("postgresql://tb:hunter2@db.internal:5432/tastebud?sslmode=require")
+    assert bare == "postgresql://tb@db.internal:5432/tastebud?sslmode=require" and env["PGPASSWORD"] == "hunter2"
+    assert _without_password("postgresql://tb@/x?host=/tmp")[0] == "postgresql://tb@/x?host=/tmp"
