@@ -45,6 +45,15 @@ def test_liking_comedies_is_not_a_rule_against_them(agent: Agent) -> None:
     assert reply.recommendations and sum("Comedy" in g for g in genres(reply)) >= len(reply.recommendations) - 1
 
 
+def test_a_stated_liking_of_a_person_is_kept_and_acknowledged(agent: Agent) -> None:
+    # Kept as interests (one per actor sharing the label), which are not preferences: before, the
+    # reply said nothing of it.
+    reply = agent.chat("fan", "I really like an actor in Apocalypse Now")
+    assert "an actor in Apocalypse Now" in {i.name for i in agent.memory.top_interests("fan", k=10)}
+    assert reply.memory_changes == ["interest: an actor in Apocalypse Now (like)"]
+    assert "Noted: you like an actor in Apocalypse Now." in reply.text
+
+
 def test_a_film_with_its_year_is_a_reference_not_a_year_constraint(agent: Agent) -> None:
     reply = picks(agent, "fan", "I love Pitch Black (2000), anything like that?")
     assert reply.action == "recommend" and reply.recommendations
