@@ -55,30 +55,14 @@ def store_lasting(memory: Memory, user: str, remember: list[Remember]) -> tuple[
             if result.message:
                 facts.append(result.message)
         else:
-            learned = memory.remember_stated(user, r.atoms, r.text)
-            changes += [f"learned: {p.text}" for p in learned]
-            people = _people_said(r)
-            changes += [f"interest: {label} ({verb})" for verb, label in people]
-            said = [p.text for p in learned] + [f"{verb} {label}" for verb, label in people]
-            if said:
-                facts.append("Noted: you " + "; ".join(said) + ".")
+            stated = memory.remember_stated(user, r.atoms, r.text)
+            changes += [f"learned: {p.text}" for p in stated.preferences]
+            changes += [f"interest: {t}" for t in stated.interests]
+            if stated.phrases:  # memory's own phrasing ("likes Western films"), as its panel shows them
+                facts.append("Noted: " + "; ".join(stated.phrases) + ".")
             if r.unresolved:
                 facts.append(f"I couldn't find {', '.join(r.unresolved)} in this catalog, so I can't use that part.")
     return facts, changes
-
-
-def _people_said(r: Remember) -> list[tuple[str, str]]:
-    """(verb, label) of the people and other entities a stated preference names, each label once.
-
-    ``remember_stated`` keeps them as interests, not preferences, so they are acknowledged here;
-    "an actor in Fargo" stands for every actor of the film, but is said once.
-    """
-    said = [
-        ("like" if a.op == "prefer" else "would rather avoid", a.label or a.value)
-        for a in r.atoms
-        if a.field in ("entity", "item") and a.op in ("prefer", "avoid")
-    ]
-    return list(dict.fromkeys(said))
 
 
 def remember_instruction_text(memory: Memory, user: str, turn: Turn) -> tuple[list[str], list[str], list[Any]]:

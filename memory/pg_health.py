@@ -14,12 +14,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from psycopg import sql
 
 from memory.health import EXPECTED_TABLES, FileReport, Kind, StoreError
-from memory.postgres import SCHEMA, connect, redact
+from memory.postgres import SCHEMA, connect, redact, split_password
 from memory.store import SCHEMA_VERSION
 
 DUMP_NAME = "tastebud.pgdump"
@@ -91,17 +90,12 @@ def _tool(name: str) -> str:
 
 
 def _without_password(url: str) -> tuple[str, dict[str, str]]:
-    """The URL for a client program's command line, and its environment holding the password.
-
-    A command line is visible to every account on the host (``ps``); the environment is not.
-    """
-    parts = urlsplit(url)
+    """The URL for a client program's command line, and its environment holding the password."""
+    bare, password = split_password(url)
     env = dict(os.environ)
-    if parts.password is None:
-        return url, env
-    env["PGPASSWORD"] = parts.password
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}")), env
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return bare, env
 
 
 def _run(args: list[str], what: str, url: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -27,11 +27,21 @@ LOCK_CLASS = {"setup": 0x7A57_EB00, "memory": 0x7A57_EB01, "turn": 0x7A57_EB02}
 
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
+    return _with_password(url, "***")
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """The URL without its password, and the password (for ``PGPASSWORD``: a command line is public)."""
+    return _with_password(url, None), urlsplit(url).password
+
+
+def _with_password(url: str, shown: str | None) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    user = parts.username if shown is None else f"{parts.username}:{shown}"
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def lock_key(kind: str, name: str) -> tuple[int, int]:

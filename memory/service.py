@@ -119,6 +119,25 @@ class MemoryContext:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Stated:
+    """What ``Memory.remember_stated`` kept.
+
+    Attributes:
+        preferences: Inferred preferences stored or reinforced (genres, years).
+        interests: People and other entities whose interest was updated, as said back to the user
+            ("likes an actor in Fargo"), each once: every actor sharing a label is one phrase.
+    """
+
+    preferences: list[InferredPreference]
+    interests: list[str]
+
+    @property
+    def phrases(self) -> list[str]:
+        """Everything kept, as phrases completing "you ..."."""
+        return [p.text for p in self.preferences] + self.interests
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
@@ -505,15 +524,17 @@ class Memory:
                 self.store.put_preferences(user_id, list(weakened.values()))
         return out
 
-    def remember_stated(self, user_id: str, atoms: Sequence[Atom], text: str) -> list[InferredPreference]:
+    def remember_stated(self, user_id: str, atoms: Sequence[Atom], text: str) -> Stated:
         """Store soft preferences the user stated ("I love sci-fi", "not a big fan of westerns").
 
         Genre and year atoms (``prefer``/``avoid``) become inferred preferences with the user's
         words as their context, reinforced when said again and weakened when contradicted;
-        people and other KG entities become interests. Returns the preferences stored.
+        people and other KG entities become interests (an entity memory cannot resolve updates
+        nothing and is not reported).
         """
         check_user_id(user_id)
         inferences: list[Inference] = []
+        interests: list[str] = []
         for atom in atoms:
             if atom.op not in ("prefer", "avoid"):
                 continue
@@ -528,16 +549,16 @@ class Memory:
             elif atom.field == "year":
                 key, effect = f"years:{atom.value}:{'+' if sign > 0 else '-'}", {f"years:{atom.value}": sign}
             elif atom.field in ("entity", "item"):
-                self.record_answer(user_id, atom.value, liked=sign > 0)
+                if self.record_answer(user_id, atom.value, liked=sign > 0):
+                    interests.append(f"{said} {what}")
                 continue
             else:
                 continue
             inferences.append(
                 Inference(key, f"{said} {what} films" if atom.field == "genre" else f"{said} {what}", effect, 0.8)
             )
-        if not inferences:
-            return []
-        return self._learn(user_id, inferences, clean(text)[0], "stated", self.clock())
+        learned = self._learn(user_id, inferences, clean(text)[0], "stated", self.clock()) if inferences else []
+        return Stated(preferences=learned, interests=list(dict.fromkeys(interests)))
 
     def preferences(self, user_id: str) -> list[InferredPreference]:
         """All of the user's inferred preferences."""

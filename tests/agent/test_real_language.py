@@ -47,11 +47,13 @@ def test_liking_comedies_is_not_a_rule_against_them(agent: Agent) -> None:
 
 def test_a_stated_liking_of_a_person_is_kept_and_acknowledged(agent: Agent) -> None:
     # Kept as interests (one per actor sharing the label), which are not preferences: before, the
-    # reply said nothing of it.
+    # reply said nothing of it. An entity memory cannot resolve is not acknowledged.
     reply = agent.chat("fan", "I really like an actor in Apocalypse Now")
     assert "an actor in Apocalypse Now" in {i.name for i in agent.memory.top_interests("fan", k=10)}
-    assert reply.memory_changes == ["interest: an actor in Apocalypse Now (like)"]
-    assert "Noted: you like an actor in Apocalypse Now." in reply.text
+    assert reply.memory_changes == ["interest: likes an actor in Apocalypse Now"]
+    assert "Noted: likes an actor in Apocalypse Now." in reply.text
+    unknown = agent.chat("fan", "I really like an actor in Zzyzx Road Forever")
+    assert not any(c.startswith("interest:") for c in unknown.memory_changes)
 
 
 def test_a_film_with_its_year_is_a_reference_not_a_year_constraint(agent: Agent) -> None:
