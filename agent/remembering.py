@@ -40,20 +40,33 @@ def store_lasting(memory: Memory, user: str, remember: list[Remember]) -> tuple[
     """Store what a message says lastingly: (sentences for the reply, memory changes).
 
     A rule, or a preference limited to a situation, becomes a standing instruction (the user sees
-    and edits it); an unscoped preference becomes an inferred preference (soft, CIPHER-style).
+    and edits it); an unscoped preference becomes an inferred preference (soft, CIPHER-style),
+    except its liking or dislike of a person or other entity, which becomes a soft standing
+    instruction: an inferred preference applies by the similarity of its context to the request
+    and an interest is diluted by every film liked later, so "I really like an actor in Fargo"
+    faded by the third session (persona runs); a soft instruction keeps steering, is listed with
+    the user's rules and is forgotten on request.
     """
     facts: list[str] = []
     changes: list[str] = []
+
+    def keep_rule(proposal: Proposal) -> None:
+        result = memory.remember_rules(user, [proposal])
+        changes.extend([f"new rule: {s.text}" for s in result.stored])
+        changes.extend([f"replaced rule: {s.text}" for s in result.superseded])
+        if result.message:
+            facts.append(result.message)
+
     for r in remember:
-        if r.kind == "rule" or r.scope is not None:
-            result = memory.remember_rules(
-                user, [Proposal(text=r.text, atoms=tuple(r.atoms), scope=r.scope, unresolved=tuple(r.unresolved))]
-            )
-            changes += [f"new rule: {s.text}" for s in result.stored] + [
-                f"replaced rule: {s.text}" for s in result.superseded
-            ]
-            if result.message:
-                facts.append(result.message)
+        soft = r.kind != "rule" and r.scope is None
+        people = [a for a in r.atoms if a.field == "entity"] if soft else []
+        if people:
+            keep_rule(Proposal(text=r.text, atoms=tuple(people), scope=None))
+            r = r.model_copy(update={"atoms": [a for a in r.atoms if a.field != "entity"]})
+            if not r.atoms and not r.unresolved:
+                continue
+        if not soft:
+            keep_rule(Proposal(text=r.text, atoms=tuple(r.atoms), scope=r.scope, unresolved=tuple(r.unresolved)))
         else:
             stated = memory.remember_stated(user, r.atoms, r.text)
             changes += [f"learned: {p.text}" for p in stated.preferences]

@@ -45,15 +45,25 @@ def test_liking_comedies_is_not_a_rule_against_them(agent: Agent) -> None:
     assert reply.recommendations and sum("Comedy" in g for g in genres(reply)) >= len(reply.recommendations) - 1
 
 
-def test_a_stated_liking_of_a_person_is_kept_and_acknowledged(agent: Agent) -> None:
-    # Kept as interests (one per actor sharing the label), which are not preferences: before, the
-    # reply said nothing of it. An entity memory cannot resolve is not acknowledged.
+def test_a_stated_liking_of_a_person_keeps_steering_and_can_be_forgotten(agent: Agent) -> None:
+    # A soft standing instruction: kept as interests, the liking faded under every film liked later.
     reply = agent.chat("fan", "I really like an actor in Apocalypse Now")
-    assert "an actor in Apocalypse Now" in {i.name for i in agent.memory.top_interests("fan", k=10)}
-    assert reply.memory_changes == ["interest: likes an actor in Apocalypse Now"]
-    assert "Noted: likes an actor in Apocalypse Now." in reply.text
+    rules = agent.memory.instructions("fan")
+    atoms = [a for si in rules for a in si.atoms]
+    assert atoms and all(a.op == "prefer" and a.field == "entity" for a in atoms)
+    assert reply.memory_changes == ["new rule: I really like an actor in Apocalypse Now"]
+    assert "an actor in Apocalypse Now" in reply.text
+    catalog = agent.services.tools.catalog
+    cast = {catalog.items[int(i)].id for a in atoms for i in catalog.entity_items[a.value]}
+    steered = picks(agent, "fan", "recommend me something", "later")
+    plain = picks(agent, "plain", "recommend me something", "later")
+    assert sum(r.item_id in cast for r in steered.recommendations) > sum(
+        r.item_id in cast for r in plain.recommendations
+    )
     unknown = agent.chat("fan", "I really like an actor in Zzyzx Road Forever")
-    assert not any(c.startswith("interest:") for c in unknown.memory_changes)
+    assert unknown.memory_changes == [] and len(agent.memory.instructions("fan")) == 1
+    agent.chat("fan", "forget that I like an actor in Apocalypse Now")
+    assert agent.memory.instructions("fan") == []
 
 
 def test_a_film_with_its_year_is_a_reference_not_a_year_constraint(agent: Agent) -> None:
