@@ -207,6 +207,8 @@ class SessionResult:
         recalled_hard: Stated hard preferences found in memory at the session start (sessions >= 2).
         stated_hard: Stated hard preferences (the denominator of ``recalled_hard``).
         recalled_soft: Whether the liked entity is among the top interests at the session start (None: n/a).
+        kept_soft: Whether memory keeps the liked entity at the session start, among the top interests
+            or in a standing ``prefer`` instruction (None: n/a).
         misread: Replies that were neither a question nor a list.
         violating: Examples "item: rule" of violations (for the report).
     """
@@ -221,12 +223,14 @@ class SessionResult:
     recalled_hard: int = 0
     stated_hard: int = 0
     recalled_soft: bool | None = None
+    kept_soft: bool | None = None
     misread: int = 0
     violating: list[str] = field(default_factory=list)
 
 
-def _remembered(agent: Agent, persona: Persona) -> tuple[int, bool | None]:
-    """(stated hard preferences present in stored instructions, liked entity among top interests)."""
+def _remembered(agent: Agent, persona: Persona) -> tuple[int, bool | None, bool | None]:
+    """(stated hard preferences present in stored instructions, liked entity among top interests,
+    liked entity among top interests or in a prefer instruction)."""
     atoms = {(a.op, a.field, a.value.casefold()) for si in agent.memory.instructions(persona.user_id) for a in si.atoms}
     hits = 0
     if "genre" in persona.stated and ("exclude", "genre", persona.never_genre.casefold()) in atoms:
@@ -235,11 +239,12 @@ def _remembered(agent: Agent, persona: Persona) -> tuple[int, bool | None]:
         hits += 1
     if "entity" in persona.stated and persona.never_entity is not None:
         hits += int(("exclude", "entity", persona.never_entity.value.casefold()) in atoms)
-    soft = None
+    soft = kept = None
     if persona.likes_entity is not None:
         top = {i.entity for i in agent.memory.top_interests(persona.user_id, k=10)}
         soft = persona.likes_entity.value in top
-    return hits, soft
+        kept = soft or ("prefer", "entity", persona.likes_entity.value.casefold()) in atoms
+    return hits, soft, kept
 
 
 def run_persona(
@@ -269,7 +274,7 @@ def run_persona(
                     agent.chat(persona.user_id, "from now on", thread_id=thread)
         else:
             res.stated_hard = len(persona.stated)
-            res.recalled_hard, res.recalled_soft = _remembered(agent, persona)
+            res.recalled_hard, res.recalled_soft, res.kept_soft = _remembered(agent, persona)
         user = TruthfulUser(Target(persona.user_id, target, persona.history), space)
         speaker = TemplateUser(user)
         opening = user.opening(rng, ("genre", "decade"))

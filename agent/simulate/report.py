@@ -32,6 +32,7 @@ def summarize(config: SimulationConfig, results: Sequence[dict[str, Any]]) -> di
     items = sum(s["items"] for s in sessions)
     accepted = [s["accepted_turn"] for s in sessions if s["accepted_turn"] is not None]
     soft = [s["recalled_soft"] for s in later if s["recalled_soft"] is not None]
+    kept = [s["kept_soft"] for s in later if s.get("kept_soft") is not None]
     stated = sum(s["stated_hard"] for s in later)
     by_session = {}
     for n in range(1, config.persona.sessions + 1):
@@ -45,6 +46,7 @@ def summarize(config: SimulationConfig, results: Sequence[dict[str, Any]]) -> di
         "stated_violation_rate": round(sum(s["meant_violations"] for s in sessions) / max(1, items), 5),
         "hard_recall": round(sum(s["recalled_hard"] for s in later) / max(1, stated), 4),
         "soft_recall": round(sum(soft) / len(soft), 4) if soft else None,
+        "soft_kept": round(sum(kept) / len(kept), 4) if kept else None,
         "acceptance_rate": round(len(accepted) / max(1, len(sessions)), 4),
         "acceptance_by_session": by_session,
         "turns_to_acceptance": round(float(np.mean(accepted)), 3) if accepted else None,

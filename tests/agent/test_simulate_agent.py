@@ -32,6 +32,8 @@ def test_persona_rules_hold_in_later_sessions(tmp_path) -> None:  # noqa: ANN001
     assert figures["sessions"] == 4 and figures["items_recommended"] > 0
     assert figures["compiled_violation_rate"] == 0.0
     assert 0 <= figures["hard_recall"] <= 1
+    # The stated liking of an entity is kept, as a standing prefer instruction or as interests.
+    assert figures["soft_kept"] == 1.0 and figures["soft_recall"] <= figures["soft_kept"]
     report = write_report(config, results, figures, tmp_path, "test")
     assert (tmp_path / "success_by_turn.png").stat().st_size > 0 and "compiled_violation_rate" in report.read_text()
 
