@@ -530,7 +530,9 @@ class Memory:
         Genre and year atoms (``prefer``/``avoid``) become inferred preferences with the user's
         words as their context, reinforced when said again and weakened when contradicted;
         people and other KG entities become interests (an entity memory cannot resolve updates
-        nothing and is not reported).
+        nothing and is not reported). The agent keeps a stated liking of a person as a soft
+        standing instruction instead (``agent.remembering.store_lasting``), so only films and
+        direct callers reach the interest branch here.
         """
         check_user_id(user_id)
         inferences: list[Inference] = []
