@@ -113,7 +113,8 @@ UNDERSTANDINGS = ("auto", "learned", "llm", "patterns")
 def build_understander(config: AgentConfig, catalog: Any, encoder: Any, backend: ChatBackend) -> Understander:
     """The message reader a config asks for (see ``AgentConfig.understanding``)."""
     from agent.understand import PatternUnderstander
-    from agent.understanding.reader import WEIGHTS_DIR, LearnedUnderstander, ReaderConfig
+    from agent.understanding.config import WEIGHTS_DIR, ReaderConfig
+    from agent.understanding.reader import LearnedUnderstander
     from memory.instructions import PatternExtractor
     from memory.resolve import Resolver
 

@@ -100,3 +100,32 @@ class TrainConfig:
     def __post_init__(self) -> None:
         assert self.epochs >= 1 and self.batch_size >= 1 and self.lr > 0
         assert 0.0 < self.dev_fraction < 1.0 and self.copies >= 1 and self.folds >= 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderConfig:
+    """How model probabilities become decisions.
+
+    Attributes:
+        weights: Folder of the trained model (``model.safetensors``, ``linker.json``, ``config.json``).
+        genre_threshold: A genre is wanted / unwanted above this probability.
+        hard_mood: A genre ruled out only by meaning ("nothing scary") is filtered above this probability;
+            below it, it only lowers scores.
+        soft_weight: Scale of soft genre boosts (added to log-probabilities).
+        soft_floor: Below this probability a genre's stance is noise and moves nothing.
+        lasting_threshold: Minimum P(preference) + P(rule) to store anything.
+        situation_threshold: Minimum probability of a situation to scope by it.
+        era_threshold: Minimum probability of an older/newer lean.
+        clause_genres: Read each genre in its own clause when several genres are in play across the
+            message's clauses ("big on action, not so much on dramas").
+    """
+
+    weights: Path = WEIGHTS_DIR
+    genre_threshold: float = 0.5
+    hard_mood: float = 0.75
+    soft_weight: float = 1.0
+    soft_floor: float = 0.2
+    lasting_threshold: float = 0.5
+    situation_threshold: float = 0.5
+    era_threshold: float = 0.5
+    clause_genres: bool = True

@@ -18,9 +18,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.llm.base import ChatBackend, ChatMessage, GenerationConfig
+from agent.understanding.analysis import Analysis
 from agent.understanding.labels import ERAS, INTENTS, LASTING, OPINIONS, SITUATIONS
 from agent.understanding.linker import Link
-from agent.understanding.reader import Analysis, LearnedUnderstander
+from agent.understanding.reader import LearnedUnderstander
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,11 @@ import pytest
 
 from agent.turn import PendingQuestion
 from agent.understanding import exact
+from agent.understanding.analysis import load_weights
+from agent.understanding.config import WEIGHTS_DIR, ReaderConfig
 from agent.understanding.evaluate import Counts, Stored, stances, statement_stored
 from agent.understanding.linker import FEATURES, LinkerWeights, link
-from agent.understanding.reader import WEIGHTS_DIR, LearnedUnderstander, ReaderConfig, load_weights
+from agent.understanding.reader import LearnedUnderstander
 from agent.understanding.titles import TitleIndex
 from memory.instructions import PatternExtractor
 from memory.resolve import Resolver
