@@ -3,6 +3,10 @@
 Only instructions with the same scope can contradict each other (a rule for
 evenings with the kids does not contradict a global one). Resolution is a plan
 (``Resolution``); the store applies it in one transaction.
+
+One exception, for what the agent hears in conversation: a soft remark does not lift a hard
+rule (``held_by_rules``). "I really like an actor in Twister" names every actor of that film, and
+one of them may be the actor the user asked never to see; the rule stays until the user lifts it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,47 @@ def conflicts(new: Atom, old: Atom) -> bool:
             return other.op in bound or other.op in ("prefer", "avoid")
         return ops <= {"prefer", "avoid"}
     return new.field == old.field and new.value == old.value and new.op != old.op
+
+
+HARD_OPS = frozenset({"exclude", "only", "year_min", "year_max", "exclude_years"})
+SOFT_OPS = frozenset({"prefer", "avoid"})
+# A soft atom that says what a hard rule already enforces ("would rather avoid X" under "never X").
+_AGREES = {("avoid", "exclude"), ("prefer", "only")}
+
+
+@dataclass
+class Held:
+    """Soft atoms of a new instruction that a live hard rule of the same scope contradicts.
+
+    Attributes:
+        rule: The live rule that stays.
+        atoms: The new atoms not stored because of it.
+        covered: True when the rule already says what the atoms say ("would rather avoid X" under
+            "never X"); False when they oppose it ("prefers X" under "never X").
+    """
+
+    rule: StandingInstruction
+    atoms: list[Atom]
+    covered: bool
+
+
+def held_by_rules(new_atoms: list[Atom], new_scope_key: str, live: list[StandingInstruction]) -> list[Held]:
+    """The new soft atoms that live hard rules of the same scope hold back, grouped by rule."""
+    out: dict[str, Held] = {}
+    for n in new_atoms:
+        if n.op not in SOFT_OPS:
+            continue
+        for old in live:
+            if old.scope_key != new_scope_key:
+                continue
+            hard = next((a for a in old.atoms if a.op in HARD_OPS and conflicts(n, a)), None)
+            if hard is None:
+                continue
+            held = out.setdefault(old.id, Held(rule=old, atoms=[], covered=True))
+            held.atoms.append(n)
+            held.covered = held.covered and (n.op, hard.op) in _AGREES
+            break
+    return list(out.values())
 
 
 def _only_set(instruction_atoms: list[Atom] | tuple[Atom, ...], field_: str) -> frozenset[str]:

@@ -237,6 +237,8 @@ class RememberResult(BaseModel):
         status: ``stored`` (new rule(s) live), ``duplicate`` (already known),
             ``not_instruction`` (a one-off request or chit-chat; nothing stored),
             ``contradictory`` (the message contradicts itself; nothing stored),
+            ``held`` (soft remarks a live hard rule contradicts, such as a liking of an actor the user
+            ruled out; the rule stays and nothing is stored),
             ``rejected`` (unusable input: empty, too long, binary).
         stored: Instructions now live.
         superseded: Instructions this utterance replaced (kept as history).
@@ -247,7 +249,7 @@ class RememberResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["stored", "duplicate", "not_instruction", "contradictory", "rejected"]
+    status: Literal["stored", "duplicate", "not_instruction", "contradictory", "held", "rejected"]
     stored: list[StandingInstruction] = Field(default_factory=list)
     superseded: list[StandingInstruction] = Field(default_factory=list)
     unresolved: list[str] = Field(default_factory=list)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from memory.backends import open_store
-from memory.conflicts import resolve
+from memory.conflicts import Held, held_by_rules, resolve
 from memory.constraints import compile_filter, year_range
 from memory.extract import Complete, LLMExtractor
 from memory.feedback import FeedbackLog
@@ -136,6 +136,20 @@ class Stated:
     def phrases(self) -> list[str]:
         """Everything kept, as phrases completing "you ..."."""
         return [p.text for p in self.preferences] + self.interests
+
+
+def _held_message(held: Sequence[Held]) -> str:
+    """What the user is told about soft remarks that live hard rules held back."""
+    parts = []
+    for h in held:
+        if h.covered:
+            parts.append(f"Your rule '{h.rule.text}' already covers that.")
+        else:
+            parts.append(
+                f"I kept your rule '{h.rule.text}', so I did not note: {describe_atoms(h.atoms)}. "
+                "Ask me to forget that rule if it no longer holds."
+            )
+    return " ".join(parts)
 
 
 def _new_id(prefix: str) -> str:
@@ -299,14 +313,19 @@ class Memory:
         stored: list[StandingInstruction] = []
         superseded_ids: dict[str, str] = {}
         duplicates = 0
-        for proposal in ext.proposals:
+        held: dict[int, list[Held]] = {}  # per proposal; a retried plan overwrites its own entry
+        for n, proposal in enumerate(ext.proposals):
 
             def plan(
-                live: list[StandingInstruction], proposal: Any = proposal
+                live: list[StandingInstruction], proposal: Any = proposal, n: int = n
             ) -> tuple[list[StandingInstruction], dict[str, str], dict[str, np.ndarray]]:
                 nonlocal duplicates
                 key = proposal.scope.key if proposal.scope else ""
-                res = resolve(list(proposal.atoms), key, proposal.text, live)
+                held[n] = held_by_rules(list(proposal.atoms), key, live)
+                atoms = [a for a in proposal.atoms if not any(a is b for h in held[n] for b in h.atoms)]
+                if held[n] and not atoms:
+                    return [], {}, {}
+                res = resolve(atoms, key, proposal.text, live)
                 if res.duplicate_of is not None and not res.superseded:
                     duplicates += 1
                     return [], {}, {}
@@ -314,7 +333,7 @@ class Memory:
                 si = StandingInstruction(
                     id=_new_id("si"),
                     text=proposal.text,
-                    atoms=list(proposal.atoms),
+                    atoms=atoms,
                     scope=proposal.scope,
                     unresolved=list(proposal.unresolved),
                     source=source,
@@ -346,15 +365,19 @@ class Memory:
             superseded_ids.update(sup)
         superseded = [s for s in (self.store.instruction(user_id, i) for i in superseded_ids) if s is not None]
         unresolved = sorted({u for s in stored for u in s.unresolved})
-        if not stored and duplicates:
+        kept = [h for hs in held.values() for h in hs]
+        if not stored and duplicates and not kept:
             return RememberResult(status="duplicate", message="I already had that rule.")
+        message = " ".join(
+            m for m in (self._stored_message(stored, superseded, unresolved, ext.ambiguous), _held_message(kept)) if m
+        )
         return RememberResult(
-            status="stored",
+            status="held" if kept and not stored else "stored",
             stored=stored,
             superseded=superseded,
             unresolved=unresolved,
             request_atoms=list(ext.request_atoms),
-            message=self._stored_message(stored, superseded, unresolved, ext.ambiguous),
+            message=message,
         )
 
     @staticmethod

@@ -6,6 +6,8 @@ import pytest
 
 from memory.conflicts import live_contradictions
 from memory.constraints import violations
+from memory.instructions import Proposal
+from memory.schema import Atom
 from memory.service import Memory
 from memory.store import USER_TABLES
 
@@ -133,3 +135,30 @@ def test_a_rule_over_every_actor_of_a_film_is_confirmed_once(memory: Memory) -> 
     result = memory.remember_utterance("u", "nothing with an actor in Kingpin ever again")
     (rule,) = result.stored
     assert len(rule.atoms) > 1 and result.message.count("an actor in Kingpin") == 1, result.message
+
+
+def test_a_soft_liking_does_not_lift_a_hard_rule(small_memory: Memory) -> None:
+    # "I really like an actor in Top Gun" names every actor of that film, the one ruled out too.
+    rule = small_memory.remember_utterance("u", "never anything with Tom Cruise").stored[0]
+    (cruise,) = [m.value for m in small_memory.resolver.people("Tom Cruise")]
+    (hanks,) = [m.value for m in small_memory.resolver.people("Tom Hanks")]
+    liking = tuple(Atom(op="prefer", field="entity", value=v, label="an actor in Top Gun") for v in (cruise, hanks))
+    result = small_memory.remember_rules(
+        "u", [Proposal(text="I really like an actor in Top Gun", atoms=liking, scope=None)]
+    )
+    assert result.status == "stored" and not result.superseded
+    assert [a.value for s in result.stored for a in s.atoms] == [hanks]
+    assert rule.text in result.message
+    assert rule.id in {s.id for s in small_memory.instructions("u")}
+    assert small_memory.allowed("u", "anything", ["1", "2", "3", "4", "5"]) == ["4", "5"]
+    assert live_contradictions(small_memory.instructions("u")) == []
+
+    # A softer remark the rule already enforces stores nothing.
+    avoid = (Atom(op="avoid", field="entity", value=cruise, label="Tom Cruise"),)
+    covered = small_memory.remember_rules("u", [Proposal(text="I'd rather skip Tom Cruise", atoms=avoid, scope=None)])
+    assert covered.status == "held" and not covered.stored and rule.text in covered.message
+
+    # Saying so outright still lifts the rule.
+    lifted = small_memory.remember_utterance("u", "Tom Cruise is fine again")
+    assert [s.id for s in lifted.superseded] == [rule.id]
+    assert "1" in small_memory.allowed("u", "anything", ["1", "2", "3"])
