@@ -123,3 +123,15 @@ def test_self_contradiction_is_reported(ex: PatternExtractor, text: str) -> None
 def test_bad_input_is_a_clear_problem(ex: PatternExtractor, text: object, problem: str) -> None:
     ext = ex.extract(text)
     assert ext.problem is not None and problem in ext.problem and not ext.proposals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "never recommend anything by an actor in Sleepless in Seattle",  # "less" inside a word is no softener
+        "no films with an actor in Fearless",
+    ],
+)
+def test_cue_words_inside_other_words_do_not_soften_a_rule(ex: PatternExtractor, text: str) -> None:
+    (proposal,) = ex.extract(text).proposals
+    assert proposal.atoms and {a.op for a in proposal.atoms} == {"exclude"}, proposal
