@@ -1,4 +1,4 @@
-"""Configuration of the understanding model and its training, importable without torch.
+"""Configuration of the understanding model, its training and the reader that uses it, importable without torch.
 
 ``tastebud train understanding --help`` reads its defaults from here, so help stays instant.
 """
