@@ -34,7 +34,9 @@ MAX_CHARS = 2000
 
 
 def _any(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+    # Cues are words: none starts inside another word ("less" in "Sleepless", "ok with" in "Hook with").
+    # A cue that begins with punctuation ("'s fine") may follow a word.
+    return re.compile("|".join(f"(?:(?<!\\w)|(?=\\W))(?:{p})" for p in patterns))
 
 
 _LIFT = _any(LIFT_CUES)

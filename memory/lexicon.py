@@ -136,14 +136,14 @@ SOFT_AVOID_CUES = (
     r"(?:i'?d|i would) rather not",
     r"(?:i'?d|i would) rather avoid",
     r"(?:not my (?:thing|cup of tea|favou?rite))",
-    r"\b(?:less|fewer)\b",
+    r"(?:less|fewer)\b",
     r"go easy on",
 )
 SOFT_PREFER_CUES = (
-    r"\b(?:i )?(?:really |absolutely |just )?(?:love|adore|like|enjoy|prefer|dig)\b",
+    r"(?:i )?(?:really |absolutely |just )?(?:love|adore|like|enjoy|prefer|dig)\b",
     r"(?:i'?m|i am) (?:a )?(?:big |huge )?(?:fan of|into|keen on|fond of|crazy about)",
-    r"\b(?:my )?favou?rites?",
-    r"\b(?:more|lots of|plenty of)\b",
+    r"(?:my )?favou?rites?",
+    r"(?:more|lots of|plenty of)\b",
     r"(?:can'?t get enough of)",
 )
 HARD_EXCLUDE_CUES = (
