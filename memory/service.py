@@ -145,8 +145,10 @@ def _held_message(held: Sequence[Held]) -> str:
         if h.covered:
             parts.append(f"Your rule '{h.rule.text}' already covers that.")
         else:
+            # Not the held atoms' own words: unnamed actors share one label ("an actor in Twister"),
+            # so the stored part of the same remark would read the same.
             parts.append(
-                f"I kept your rule '{h.rule.text}', so I did not note: {describe_atoms(h.atoms)}. "
+                f"I kept your rule '{h.rule.text}': it still rules out what it did. "
                 "Ask me to forget that rule if it no longer holds."
             )
     return " ".join(parts)
@@ -322,7 +324,8 @@ class Memory:
                 nonlocal duplicates
                 key = proposal.scope.key if proposal.scope else ""
                 held[n] = held_by_rules(list(proposal.atoms), key, live)
-                atoms = [a for a in proposal.atoms if not any(a is b for h in held[n] for b in h.atoms)]
+                held_back = {id(a) for h in held[n] for a in h.atoms}
+                atoms = [a for a in proposal.atoms if id(a) not in held_back]
                 if held[n] and not atoms:
                     return [], {}, {}
                 res = resolve(atoms, key, proposal.text, live)
