@@ -416,7 +416,7 @@ class PatternExtractor:
                     return None, (main if _VACUOUS_SCOPE.match(scope_text.casefold().strip()) else sentence)
                 return Scope(key="other", text=scope_text.strip()), main
             return Scope(key=key, text=scope_text.strip()), main
-        folded = sentence.casefold()
+        folded = self.cue_view(sentence)
         for key, pattern in _TRIGGERS.items():
             m = pattern.search(folded)
             if m and not (key in _NEGATED and _NEGATED[key].search(folded)):
@@ -440,7 +440,7 @@ class PatternExtractor:
     def atoms(self, main: str) -> tuple[list[Atom], list[str], list[str]]:
         """(atoms, unresolved names, ambiguity messages) for the rule part of a sentence."""
         folded = main.casefold()
-        segments = _clauses(folded)
+        segments = _clauses(self.cue_view(main))
         if not segments:
             return [], [], []
 
@@ -524,6 +524,17 @@ class PatternExtractor:
         unique = [a for a in atoms if not (a.key in seen or seen.add(a.key))]  # type: ignore[func-returns-value]
         return unique, unresolved, ambiguous
 
+    def cue_view(self, text: str) -> str:
+        """The case-folded text with the catalog titles it names blanked, for reading cue words.
+
+        A title's words are never the user's stance: "films like Tomorrow Never Dies" holds no
+        "never", and "A Life Less Ordinary" no "less". Offsets are kept.
+        """
+        folded = text.casefold()
+        for mention in self._titles(text, folded):
+            folded = _blank(folded, mention.start, mention.end)
+        return folded
+
     def _titles(self, main: str, work: str) -> list[Mention]:
         """Titles named in the text: quoted, multi-word, or a capitalised single word."""
         found: list[Mention] = []
@@ -586,7 +597,7 @@ class PatternExtractor:
 
     def _is_standing(self, sentence: str, main: str, scope: Scope | None, atoms: list[Atom]) -> bool | None:
         """True: standing instruction; False: one-off request; None: neither (chit-chat, feedback)."""
-        folded = sentence.casefold()
+        folded = self.cue_view(sentence)
         strong = bool(_STRONG_STANDING.search(folded))
         standing_cue = bool(_STANDING.search(folded))
         one_off = bool(_ONE_OFF.search(folded))
@@ -596,7 +607,7 @@ class PatternExtractor:
         if atoms:
             # standing needs a cue: a standing word, a rule's form ("No westerns."), a lift, or a scope
             # outside a request; a bare attribute phrase ("the 1990s") is a one-off request
-            if standing_cue or _RULE_OPENER.search(main.casefold().strip()) or any(a.op == "allow" for a in atoms):
+            if standing_cue or _RULE_OPENER.search(self.cue_view(main).strip()) or any(a.op == "allow" for a in atoms):
                 return True
             if scope is not None and not request:
                 return True

@@ -136,3 +136,19 @@ def test_bad_input_is_a_clear_problem(ex: PatternExtractor, text: object, proble
 def test_cue_words_inside_other_words_do_not_soften_a_rule(ex: PatternExtractor, text: str) -> None:
     (proposal,) = ex.extract(text).proposals
     assert proposal.atoms and {a.op for a in proposal.atoms} == {"exclude"}, proposal
+
+
+@pytest.mark.parametrize(
+    ("text", "standing", "op"),
+    [
+        ("Recommend something like Tomorrow Never Dies", False, "prefer"),  # "never" is the title's, not a rule
+        ("I always want more films like Tomorrow Never Dies", True, "prefer"),
+        ("Recommend more like Rebel Without a Cause from now on", True, "prefer"),  # no "without"
+        ("Always suggest films like Much Ado About Nothing", True, "prefer"),  # no "nothing"
+        ("Never recommend anything by an actor in A Life Less Ordinary", True, "exclude"),  # no "less"
+    ],
+)
+def test_words_of_a_title_are_not_cues(ex: PatternExtractor, text: str, standing: bool, op: str) -> None:
+    ext = ex.extract(text)
+    atoms = [a for p in ext.proposals for a in p.atoms] if standing else list(ext.request_atoms)
+    assert bool(ext.proposals) is standing and atoms and {a.op for a in atoms} == {op}, ext
