@@ -28,6 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="seed of every random choice")
     p.add_argument("--copies", type=int, default=d.copies, help="filled copies of each written row with placeholders")
     p.add_argument(
+        "--genre-swaps",
+        type=int,
+        default=d.genre_swaps,
+        help="copies of each written row naming its genres outright, with other genres swapped in",
+    )
+    p.add_argument(
         "--recommender-turns",
         action="store_true",
         help="also train the title tags on the recommenders' turns of the study part (off in the shipped model)",
@@ -55,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         copies=args.copies,
+        genre_swaps=args.genre_swaps,
         recommender_turns=args.recommender_turns,
     )
     needed = [

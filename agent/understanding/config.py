@@ -66,6 +66,8 @@ class TrainConfig:
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         copies: Filled copies of each written row with placeholders.
+        genre_swaps: Copies of each written row that names its genres outright, with other genres'
+            names swapped in (``corpus.genre_swapped``), so no genre's name is a cue of polarity.
         context_dropout: Probability that a context-free message is seen after a random previous action.
         recommender_turns: Also train the title tags on the recommenders' turns of the study part
             (titles located by their picker names; see ``agent.understanding.recommender_turns``).
@@ -89,6 +91,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     copies: int = 3
+    genre_swaps: int = 0
     context_dropout: float = 0.5
     recommender_turns: bool = False
     dev_fraction: float = 0.2
@@ -100,6 +103,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         assert self.epochs >= 1 and self.batch_size >= 1 and self.lr > 0
         assert 0.0 < self.dev_fraction < 1.0 and self.copies >= 1 and self.folds >= 2
+        assert self.genre_swaps >= 0
 
 
 @dataclass(frozen=True, kw_only=True)

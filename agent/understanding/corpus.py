@@ -364,9 +364,84 @@ def fill(
     )
 
 
-def written_examples(path: Path, fillers: Fillers, titles: TitleIndex, seed: int, copies: int = 3) -> list[Example]:
-    """The written corpus: rows without placeholders once, rows with them ``copies`` times."""
+def _genre_nouns(fillers: Fillers) -> dict[str, tuple[list[str], list[str]]]:
+    """Per genre, the names that are nouns (singular, plural): what a swap replaces and puts in.
+
+    Adjectives ("funny", "scary", "animated") reach a genre by meaning and are not swapped: another
+    genre's noun in their place would not be English.
+    """
+    out = {}
+    for genre, forms in fillers.genres.items():
+        name = genre.casefold()
+        singular = [w for w in forms["word"] if w in (name, name.replace("-", " "))] or [name]
+        stems = {*singular, *(w + "s" for w in singular), *(w[:-1] + "ies" for w in singular if w.endswith("y"))}
+        plural = [f for f in forms["plural"] if f in stems or f.split()[0] in stems] or singular
+        out[genre] = (singular, plural)
+    return out
+
+
+def _genre_forms(fillers: Fillers) -> dict[str, re.Pattern[str]]:
+    """Per genre, its noun names as written ("action", "action movies", "comedies")."""
+    out = {}
+    for genre, (singular, plural) in _genre_nouns(fillers).items():
+        names = {*singular, *plural}
+        alternation = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
+        out[genre] = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])", re.I)
+    return out
+
+
+def genre_swapped(row: dict, fillers: Fillers, rng: np.random.Generator) -> dict | None:
+    """The row with each genre it names outright swapped for another genre, labels to match; None if it can't be.
+
+    Counterfactual augmentation: written rows name some genres mostly with liking (comedies) and
+    others mostly with aversion (horror), and a model learns the genre as a cue of polarity ("no
+    action" read as wanting action). A copy with the names swapped keeps each phrasing's polarity
+    and takes the genre's identity out of it. Rows with placeholders are filled at random already;
+    a row whose labelled genre is not named outright ("something funny") is left as it is.
+    """
+    labelled = [*row.get("genres_wanted", []), *row.get("genres_unwanted", [])]
+    if not labelled or _PLACEHOLDER.search(row["text"]) or len(set(labelled)) != len(labelled):
+        return None
+    forms, nouns = _genre_forms(fillers), _genre_nouns(fillers)
+    hits = {g: list(forms[g].finditer(row["text"])) for g in labelled if g in forms}
+    if len(hits) != len(labelled) or any(not h for h in hits.values()):
+        return None
+    named = {g for g, p in forms.items() if p.search(row["text"])}
+    others = [g for g in fillers.genres if g not in named]
+    if len(others) < len(labelled):
+        return None
+    new = dict(zip(labelled, (others[int(i)] for i in rng.choice(len(others), len(labelled), replace=False))))
+    spans = sorted((m.start(), m.end(), g) for g, ms in hits.items() for m in ms)
+    text, last = "", 0
+    for start, end, g in spans:
+        if start < last:
+            return None
+        plural = row["text"][start:end].casefold() in nouns[g][1]
+        word = str(rng.choice(nouns[new[g]][1 if plural else 0]))
+        before = row["text"][last:start]
+        article = re.search(r"(?i)\b(an?) $", before)
+        if article:  # "an animation movie" -> "a western movie"
+            a = "an" if word[:1] in "aeiou" else "a"
+            before = before[: article.start(1)] + (a.capitalize() if article.group(1)[0].isupper() else a) + " "
+        text += before + word
+        last = end
+    text += row["text"][last:]
+    swapped = dict(row, text=text)
+    swapped["genres_wanted"] = [new[g] for g in row.get("genres_wanted", [])]
+    swapped["genres_unwanted"] = [new[g] for g in row.get("genres_unwanted", [])]
+    return swapped
+
+
+def written_examples(
+    path: Path, fillers: Fillers, titles: TitleIndex, seed: int, copies: int = 3, genre_swaps: int = 0
+) -> list[Example]:
+    """The written corpus: rows without placeholders once, rows with them ``copies`` times.
+
+    ``genre_swaps`` adds that many copies of each row that names its genres outright, with the
+    names swapped (``genre_swapped``).
+    """
     rng = np.random.default_rng(seed)
+    swap_rng = np.random.default_rng([seed, 1])
     pop = np.asarray(titles.catalog.popularity, np.float64)
     popular = np.argsort(-pop)[: max(50, len(pop) // 3)] if len(pop) else np.arange(len(titles.catalog.items))
     out = []
@@ -377,9 +452,15 @@ def written_examples(path: Path, fillers: Fillers, titles: TitleIndex, seed: int
             row = json.loads(line)
             row["_line"] = n
             k = copies if _PLACEHOLDER.search(row["text"]) else 1
-            for c in range(k):
+            variants = [row] * k
+            for _ in range(genre_swaps):
+                swapped = genre_swapped(row, fillers, swap_rng)
+                if swapped is None:
+                    break
+                variants.append(swapped)
+            for c, variant in enumerate(variants):
                 try:
-                    out.append(fill(row, fillers, titles, rng, popular, c))
+                    out.append(fill(variant, fillers, titles, rng, popular, c))
                 except ValueError as exc:
                     raise ValueError(f"{path}, line {n}: {exc}") from exc
     return out

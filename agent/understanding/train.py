@@ -238,7 +238,7 @@ def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[
     written = [
         e
         for n, path in enumerate(config.written_paths)
-        for e in written_examples(path, fillers, titles, config.seed + n, config.copies)
+        for e in written_examples(path, fillers, titles, config.seed + n, config.copies, config.genre_swaps)
     ]
     dev = [e for e in study if is_dev(e.id, config.dev_fraction)]
     train_real = [e for e in study if not is_dev(e.id, config.dev_fraction)]

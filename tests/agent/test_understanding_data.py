@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from agent.understanding.config import written_files
@@ -12,6 +13,7 @@ from agent.understanding.corpus import (
     REPO_DATA,
     Fillers,
     default_redial_path,
+    genre_swapped,
     load_labels,
     load_redial,
     redial_part,
@@ -65,6 +67,35 @@ def test_written_corpus_fills_placeholders_consistently(catalog) -> None:
                 assert 0 <= span.start < span.end <= len(ex.text)
             for film in ex.label.films:
                 assert film.surface in ex.text or film.surface.casefold() in ex.text.casefold()
+
+
+def test_a_genre_swap_keeps_each_phrasing_and_its_polarity() -> None:
+    fillers = Fillers.load(REPO_DATA / "fillers.json")
+    row = {"text": "I love comedies but no action, ever", "genres_wanted": ["Comedy"], "genres_unwanted": ["Action"]}
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        swapped = genre_swapped(row, fillers, rng)
+        assert swapped is not None and swapped["text"].startswith("I love ") and ", ever" in swapped["text"]
+        (liked,), (disliked,) = swapped["genres_wanted"], swapped["genres_unwanted"]
+        assert {liked, disliked}.isdisjoint({"Comedy", "Action"}) and liked != disliked
+        assert "comed" not in swapped["text"] and "action" not in swapped["text"]
+    article = genre_swapped({"text": "an action movie please", "genres_wanted": ["Action"]}, fillers, rng)
+    assert article is not None and article["text"].split()[0] == (
+        "an" if article["text"].split()[1][0] in "aeiou" else "a"
+    )
+    # A genre reached by meaning is not swapped ("funny" -> "war" would not be English), nor a placeholder row.
+    assert genre_swapped({"text": "something funny", "genres_wanted": ["Comedy"]}, fillers, rng) is None
+    assert genre_swapped({"text": "no {GENRES}", "genres_unwanted": ["{GENRE}"]}, fillers, rng) is None
+
+
+def test_genre_swaps_add_copies_only_when_asked(catalog) -> None:
+    titles = TitleIndex(catalog)
+    fillers = Fillers.load(REPO_DATA / "fillers.json")
+    path = REPO_DATA / "written_lasting.jsonl"
+    plain = written_examples(path, fillers, titles, seed=0, copies=1)
+    swapped = written_examples(path, fillers, titles, seed=0, copies=1, genre_swaps=1)
+    assert len(swapped) > len(plain)
+    assert [e.text for e in written_examples(path, fillers, titles, seed=0, copies=1)] == [e.text for e in plain]
 
 
 @pytest.mark.skipif(
