@@ -394,8 +394,8 @@ def genre_swapped(row: dict, fillers: Fillers, rng: np.random.Generator) -> dict
     """The row with each genre it names outright swapped for another genre, labels to match; None if it can't be.
 
     Counterfactual augmentation: written rows name some genres mostly with liking (comedies) and
-    others mostly with aversion (horror), and a model learns the genre as a cue of polarity ("no
-    action" read as wanting action). A copy with the names swapped keeps each phrasing's polarity
+    others mostly with aversion (horror), and a model learns the genre as a cue of polarity
+    ("nothing with action" read as wanting action). A copy with the names swapped keeps each phrasing's polarity
     and takes the genre's identity out of it. Rows with placeholders are filled at random already;
     a row whose labelled genre is not named outright ("something funny") is left as it is.
     """
