@@ -68,6 +68,8 @@ class TrainConfig:
         copies: Filled copies of each written row with placeholders.
         genre_swaps: Copies of each written row that names its genres outright, with other genres'
             names swapped in (``corpus.genre_swapped``), so no genre's name is a cue of polarity.
+            Off in the shipped model: tried with 2 (2026-12-07), it lowered the statements stored
+            right and title-linking precision (EVALUATION.md section 6).
         context_dropout: Probability that a context-free message is seen after a random previous action.
         recommender_turns: Also train the title tags on the recommenders' turns of the study part
             (titles located by their picker names; see ``agent.understanding.recommender_turns``).
