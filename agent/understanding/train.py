@@ -228,6 +228,24 @@ def cross_fitted_candidates(
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def package_versions() -> dict[str, str]:
+    """Versions of what shapes the trained numbers (the encoder's token states, the arithmetic).
+
+    The data's hashes alone do not make a run repeatable: a retrain of the shipped recipe with the
+    same data and seed gave other weights (EVALUATION.md section 6), and the versions were unknown.
+    """
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "numpy", "transformers", "tokenizers", "sentence-transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
 def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[str, Any]:
     """Build the data, train the heads and the linker, and save both to ``config.out``."""
     started = time.time()
@@ -297,6 +315,7 @@ def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[
                 "fillers": sha256(config.fillers_path),
                 **{path.name: sha256(path) for path in config.written_paths},
             },
+            "versions": package_versions(),
             "seconds": round(time.time() - started, 1),
             "config": {k: v for k, v in asdict(config).items() if k != "model"},
         },

@@ -12,7 +12,7 @@ from agent.understanding.labels import LABEL_GENRES
 from agent.understanding.linker import LinkerWeights
 from agent.understanding.model import ModelConfig, UnderstandingModel
 from agent.understanding.titles import TitleIndex
-from agent.understanding.train import fit_model, fold_of, losses, save
+from agent.understanding.train import fit_model, fold_of, losses, package_versions, save
 from agent.understanding.train_linker import fit_linker, linker_data
 from agent.understanding.train_rows import collate, tag_sequence, tensorize
 
@@ -52,3 +52,9 @@ def test_a_tiny_model_trains_and_saves(catalog, encoder, tmp_path) -> None:
     assert {p.name for p in tmp_path.iterdir()} == {"model.safetensors", "linker.json", "config.json"}
     assert all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in weights.layers)
     assert np.allclose(LinkerWeights.load(tmp_path / "linker.json").probability(x), weights.probability(x), atol=1e-6)
+
+
+def test_a_training_records_the_versions_that_shape_its_numbers() -> None:
+    versions = package_versions()
+    assert versions["torch"] == torch.__version__ and versions["numpy"] == np.__version__
+    assert {"python", "transformers", "tokenizers", "sentence-transformers"} <= set(versions)
