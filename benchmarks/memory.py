@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +39,7 @@ from memory.store import SQLiteStore  # noqa: E402
 from recsys.catalog import Catalog  # noqa: E402
 from recsys.datasets import load_catalog  # noqa: E402
 from recsys.encoder import TextEncoder  # noqa: E402
+from recsys.versions import package_versions  # noqa: E402
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,13 +223,7 @@ def run_conflicts(memory: Memory, records: list[dict], show: bool, timings: dict
 
 def versions() -> dict[str, str]:
     """Versions of the packages that matter for these figures."""
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "torch", "sentence-transformers", "faiss-cpu", "pydantic", "langgraph"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "missing"
-    return out
+    return package_versions(("numpy", "torch", "sentence-transformers", "faiss-cpu", "pydantic", "langgraph"))
 
 
 def git_sha() -> str:

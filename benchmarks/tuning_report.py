@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from recsys.versions import package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,13 +60,7 @@ def compare(summary: dict[str, dict[str, Any]], runs: dict[str, list[dict[str, A
 
 def versions() -> dict[str, str]:
     """Versions of the packages that matter for these figures."""
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "trl", "peft", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "missing"
-    return out
+    return package_versions(("torch", "transformers", "trl", "peft", "numpy"))
 
 
 def git_sha() -> str:

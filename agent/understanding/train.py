@@ -52,6 +52,7 @@ from agent.understanding.recommender_turns import recommender_examples, recommen
 from agent.understanding.titles import TitleIndex
 from agent.understanding.train_linker import fit_linker, linker_data, said_before
 from agent.understanding.train_rows import Row, collate, tensorize
+from recsys.versions import package_versions
 
 log = logging.getLogger(__name__)
 _YEAR = re.compile(r"[\(\[]\s*(?:18|19|20)\d\d\s*[\)\]]")
@@ -228,22 +229,10 @@ def cross_fitted_candidates(
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of what shapes the trained numbers (the encoder's token states, the arithmetic).
-
-    The data's hashes alone do not make a run repeatable: a retrain of the shipped recipe with the
-    same data and seed gave other weights (EVALUATION.md section 6), and the versions were unknown.
-    """
-    import platform
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in ("torch", "numpy", "transformers", "tokenizers", "sentence-transformers"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+# What shapes the trained numbers: the encoder's token states and the arithmetic. The data's hashes
+# alone do not make a run repeatable: a retrain of the shipped recipe with the same data and seed gave
+# other weights, and the versions it was trained with were unknown (EVALUATION.md section 6).
+VERSIONED = ("torch", "numpy", "transformers", "tokenizers", "sentence-transformers")
 
 
 def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[str, Any]:
@@ -315,7 +304,7 @@ def run(config: TrainConfig, encoder: TokenEncoder, titles: TitleIndex) -> dict[
                 "fillers": sha256(config.fillers_path),
                 **{path.name: sha256(path) for path in config.written_paths},
             },
-            "versions": package_versions(),
+            "versions": package_versions(VERSIONED),
             "seconds": round(time.time() - started, 1),
             "config": {k: v for k, v in asdict(config).items() if k != "model"},
         },

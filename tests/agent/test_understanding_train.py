@@ -12,9 +12,10 @@ from agent.understanding.labels import LABEL_GENRES
 from agent.understanding.linker import LinkerWeights
 from agent.understanding.model import ModelConfig, UnderstandingModel
 from agent.understanding.titles import TitleIndex
-from agent.understanding.train import fit_model, fold_of, losses, package_versions, save
+from agent.understanding.train import VERSIONED, fit_model, fold_of, losses, save
 from agent.understanding.train_linker import fit_linker, linker_data
 from agent.understanding.train_rows import collate, tag_sequence, tensorize
+from recsys.versions import package_versions
 
 
 def test_bio_tags_follow_character_spans() -> None:
@@ -55,6 +56,7 @@ def test_a_tiny_model_trains_and_saves(catalog, encoder, tmp_path) -> None:
 
 
 def test_a_training_records_the_versions_that_shape_its_numbers() -> None:
-    versions = package_versions()
+    versions = package_versions(VERSIONED)
     assert versions["torch"] == torch.__version__ and versions["numpy"] == np.__version__
     assert {"python", "transformers", "tokenizers", "sentence-transformers"} <= set(versions)
+    assert package_versions(["no-such-package-here"])["no-such-package-here"] == "missing"
