@@ -6,6 +6,7 @@ The output is a proposal (``Extraction``); nothing here writes to the store.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from memory.constraints import is_satisfiable
@@ -382,6 +383,12 @@ def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
+def _blank_mentions(text: str, mentions: Sequence[Mention]) -> str:
+    for mention in mentions:
+        text = _blank(text, mention.start, mention.end)
+    return text
+
+
 @dataclass
 class PatternExtractor:
     """Extract standing instructions with patterns, the catalog and (optionally) embeddings.
@@ -399,6 +406,7 @@ class PatternExtractor:
         trail = re.match(r"^(.+?)[\s,]+((?:when(?:ever)?|if|while|any ?time|every ?time)\b.{2,120})$", sentence, re.I)
         scope_text, main = None, sentence
         titles = self._titles(sentence, sentence.casefold())
+        cues = _blank_mentions(sentence.casefold(), titles)
         if lead and any(t.start <= lead.start(1) < t.end for t in titles):
             lead = None
         if trail and any(t.start <= trail.start(2) < t.end for t in titles):
@@ -416,7 +424,7 @@ class PatternExtractor:
                     return None, (main if _VACUOUS_SCOPE.match(scope_text.casefold().strip()) else sentence)
                 return Scope(key="other", text=scope_text.strip()), main
             return Scope(key=key, text=scope_text.strip()), main
-        folded = self.cue_view(sentence)
+        folded = cues
         for key, pattern in _TRIGGERS.items():
             m = pattern.search(folded)
             if m and not (key in _NEGATED and _NEGATED[key].search(folded)):
@@ -437,10 +445,13 @@ class PatternExtractor:
         return None
 
     # ---- atoms ----------------------------------------------------------------------
-    def atoms(self, main: str) -> tuple[list[Atom], list[str], list[str]]:
-        """(atoms, unresolved names, ambiguity messages) for the rule part of a sentence."""
+    def atoms(self, main: str, cues: str | None = None) -> tuple[list[Atom], list[str], list[str]]:
+        """(atoms, unresolved names, ambiguity messages) for the rule part of a sentence.
+
+        ``cues`` is ``cue_view(main)`` when the caller has it already.
+        """
         folded = main.casefold()
-        segments = _clauses(self.cue_view(main))
+        segments = _clauses(self.cue_view(main) if cues is None else cues)
         if not segments:
             return [], [], []
 
@@ -530,10 +541,7 @@ class PatternExtractor:
         A title's words are never the user's stance: "films like Tomorrow Never Dies" holds no
         "never", and "A Life Less Ordinary" no "less". Offsets are kept.
         """
-        folded = text.casefold()
-        for mention in self._titles(text, folded):
-            folded = _blank(folded, mention.start, mention.end)
-        return folded
+        return _blank_mentions(text.casefold(), self._titles(text, text.casefold()))
 
     def _titles(self, main: str, work: str) -> list[Mention]:
         """Titles named in the text: quoted, multi-word, or a capitalised single word."""
@@ -581,9 +589,11 @@ class PatternExtractor:
             if not sentence:
                 continue
             scope, main = self.split_scope(sentence)
-            atoms, unresolved, amb = self.atoms(main)
+            main_cues = self.cue_view(main)
+            atoms, unresolved, amb = self.atoms(main, main_cues)
             ambiguous += amb
-            standing = self._is_standing(sentence, main, scope, atoms)
+            sentence_cues = main_cues if main == sentence else self.cue_view(sentence)
+            standing = self._is_standing(sentence_cues, main_cues, scope, atoms)
             if standing is None:
                 continue
             if standing:
@@ -595,9 +605,12 @@ class PatternExtractor:
             return Extraction(contradiction=contradiction, request_atoms=tuple(request_atoms))
         return Extraction(tuple(proposals), tuple(request_atoms), ambiguous=tuple(ambiguous))
 
-    def _is_standing(self, sentence: str, main: str, scope: Scope | None, atoms: list[Atom]) -> bool | None:
-        """True: standing instruction; False: one-off request; None: neither (chit-chat, feedback)."""
-        folded = self.cue_view(sentence)
+    @staticmethod
+    def _is_standing(folded: str, main_cues: str, scope: Scope | None, atoms: list[Atom]) -> bool | None:
+        """True: standing instruction; False: one-off request; None: neither (chit-chat, feedback).
+
+        ``folded`` and ``main_cues`` are the cue views of the sentence and of its rule part.
+        """
         strong = bool(_STRONG_STANDING.search(folded))
         standing_cue = bool(_STANDING.search(folded))
         one_off = bool(_ONE_OFF.search(folded))
@@ -607,7 +620,7 @@ class PatternExtractor:
         if atoms:
             # standing needs a cue: a standing word, a rule's form ("No westerns."), a lift, or a scope
             # outside a request; a bare attribute phrase ("the 1990s") is a one-off request
-            if standing_cue or _RULE_OPENER.search(self.cue_view(main).strip()) or any(a.op == "allow" for a in atoms):
+            if standing_cue or _RULE_OPENER.search(main_cues.strip()) or any(a.op == "allow" for a in atoms):
                 return True
             if scope is not None and not request:
                 return True
