@@ -23,7 +23,15 @@ from agent.llm.base import style_note
 from agent.llm.plan import PlannedItem, ReplyPlan
 from agent.policy import Ask, Observation, asked_keys
 from agent.reply import AppliedInstruction, Option, Question, Recommendation, Reply
-from agent.search import SESSION_RESET, answer_update, critique_update, honour_rules, new_search
+from agent.search import (
+    SESSION_RESET,
+    answer_update,
+    critique_update,
+    honour_rules,
+    narrow_search,
+    new_search,
+    only_narrows,
+)
 from agent.state import InputState, State
 from agent.turn import PendingQuestion, Turn
 from memory.feedback import style_preferences
@@ -99,12 +107,13 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if turn.intent == "forget":
         return {"action": "inform", **remembering.forget(memory, user, turn, SESSION_RESET)}
     if turn.intent in ("explain", "item_question"):
-        focus = turn.items or shown[:1]
+        focus = turn.items or state.get("discussed") or shown[:1]
         if not focus:
             return {"action": "inform", "facts": ["Which film do you mean? Name it and I'll tell you."]}
-        return {"action": "explain" if turn.intent == "explain" else "about", "focus": focus[:3]}
+        action = "explain" if turn.intent == "explain" else "about"
+        return {"action": action, "focus": focus[:3], "discussed": focus[:3]}
     if turn.intent == "accept":
-        chosen = turn.items or shown[:1]
+        chosen = turn.items or state.get("discussed") or shown[:1]
         if not chosen:
             return {"action": "inform", "facts": ["Glad to help! Ask me for a recommendation any time."]}
         log_said(memory, user, dict(state), "accept", chosen)  # before memory learns: the snapshot is as it was
@@ -192,18 +201,18 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     # adds a constraint, a wanted mood or a liked film beyond that ("never recommend horror" keeps
     # the search at hand instead of starting a new one).
     stored = {a.key for r in turn.remember for a in r.atoms}
+    added = [a for a in turn.atoms if a.key not in stored]
     asks_nothing = not (
-        [a for a in turn.atoms if a.key not in stored]
-        or any(w > 0 for w in turn.genre_weights.values())
-        or turn.mood_genres
-        or liked
-        or turn.era
+        added or any(w > 0 for w in turn.genre_weights.values()) or turn.mood_genres or liked or turn.era
     )
     if turn.intent == "instruction" and asks_nothing:
         return {**update, "action": "inform"}
     if turn.just_recommend or (asks_nothing and state.get("query")):
         # "just recommend something" (or a message that adds nothing to the search) keeps this search.
         return {**update, "pending": None, "no_questions": state.get("no_questions", False) or turn.just_recommend}
+    if state.get("query") and only_narrows(turn, [a for a in added if a.is_hard], bool(liked)):
+        # "no romance please" during a search rules romance out of it; a new request starts a new one.
+        return {**update, **narrow_search(dict(state), turn, [a for a in added if a.is_hard])}
     if scope.should_ask(turn.maybe_remember, dict(state)):
         # The constraint holds for this search whatever the answer; only "from now on" stores it.
         return {
@@ -284,7 +293,14 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "questions": state.get("questions", 0) + 1,
         }
     top = [tools.catalog.items[i].id for i in scored.indices[: svc.k]]
-    return {"action": "recommend", "applied": applied_out, "facts": facts, "shown": top, "pending": None}
+    return {
+        "action": "recommend",
+        "applied": applied_out,
+        "facts": facts,
+        "shown": top,
+        "discussed": [],
+        "pending": None,
+    }
 
 
 def ask(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ SESSION_RESET: dict[str, Any] = {
     "accepted": [],
     "rejected_lists": 0,
     "mentioned": [],
+    "discussed": [],
 }
 
 
@@ -74,6 +75,28 @@ def new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
         "pending": None,
         "rejected_lists": 0,
     }
+
+
+def narrow_search(state: dict[str, Any], turn: Turn, atoms: list[Atom]) -> dict[str, Any]:
+    """Rule something out of the search at hand ("no romance please" after a list) instead of starting anew."""
+    weights = dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
+    for g, w in turn.genre_weights.items():
+        weights[g] = weights.get(g, 0.0) + w
+    return {
+        "search": list(state.get("search", [])) + [[a.model_dump(mode="json") for a in atoms]],
+        "genre_weights": weights,
+        "mood_genres": [g for g, w in weights.items() if w > 0],
+        "pending": None,
+    }
+
+
+def only_narrows(turn: Turn, added: list[Atom], liked: bool) -> bool:
+    """Whether a request only rules things out: nothing asked for, no mood, era or liked film."""
+    return (
+        bool(added)
+        and all(a.op in ("exclude", "exclude_years") for a in added)
+        and not (any(w > 0 for w in turn.genre_weights.values()) or turn.mood_genres or liked or turn.era)
+    )
 
 
 def answer_update(state: dict[str, Any], turn: Turn, record: Any) -> dict[str, Any]:
@@ -116,16 +139,37 @@ def answer_update(state: dict[str, Any], turn: Turn, record: Any) -> dict[str, A
     return {"search": search, "wanted": wanted, "pending": None, "asked": state.get("asked", []) + settled}
 
 
+def _replaces(new: Atom, old: Atom) -> bool:
+    """Whether a critique's constraint takes the place of an earlier one ("from the 80s" after "the 1990s")."""
+    if new.field == "year":
+        return old.field == "year"
+    return new.op == "only" and old.op == "only" and old.field == new.field
+
+
 def critique_update(state: dict[str, Any], turn: Turn, years_of_shown: list[int]) -> dict[str, Any]:
-    """A critique of the last list: drop the list and shift the search (newer, older, lighter)."""
+    """A critique of the last list: drop the list and shift the search (newer, older, lighter).
+
+    What the critique names outright ("from the 80s", "make it a comedy") replaces the search's
+    constraint on the same thing; an exclusion ("no romance") is added to it.
+    """
     folded = turn.text.casefold()
-    search = list(state.get("search", []))
+    named = [a for a in turn.atoms if a.is_hard]
+    search, replaced = [], []
+    for group in state.get("search", []):
+        atoms = [Atom.model_validate(a) for a in group]
+        replaced += [a for a in atoms if any(_replaces(n, a) for n in named)]
+        kept = [a.model_dump(mode="json") for a in atoms if not any(_replaces(n, a) for n in named)]
+        if kept:
+            search.append(kept)
+    if named:
+        search.append([a.model_dump(mode="json") for a in named])
     years = sorted(years_of_shown)
-    if years and _NEWER.search(folded):
+    relative = years and not any(a.field == "year" for a in named)  # named years need no shift from the list's
+    if relative and _NEWER.search(folded):
         search.append(
             [Atom(op="year_min", field="year", value=str(years[len(years) // 2] + 1)).model_dump(mode="json")]
         )
-    elif years and _OLDER.search(folded):
+    elif relative and _OLDER.search(folded):
         search.append(
             [Atom(op="year_max", field="year", value=str(years[len(years) // 2] - 1)).model_dump(mode="json")]
         )
@@ -137,8 +181,11 @@ def critique_update(state: dict[str, Any], turn: Turn, years_of_shown: list[int]
             weights[g] = max(weights.get(g, 0.0), 0.0) + 1.0
     for g, w in turn.genre_weights.items():
         weights[g] = weights.get(g, 0.0) + w
+    gone = set(labels(replaced))
+    wanted = [w for w in state.get("wanted", []) if w not in gone] + labels(named)
     return {
         "search": search,
+        "wanted": list(dict.fromkeys(wanted)),
         "genre_weights": weights,
         "mood_genres": [g for g, w in weights.items() if w > 0],
         "rejected": state.get("rejected", []) + state.get("shown", []),

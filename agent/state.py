@@ -44,6 +44,8 @@ class State(InputState, total=False):
         memory_changes: What changed in the user's memory this turn.
         applied: Standing instructions applied this turn: [{"text", "reason"}].
         focus: Item ids this turn talks about (explanations, item questions).
+        discussed: Item ids the last explanation or item answer of this list talked about: what "it"
+            means next ("tell me about the second one", then "who directed it?").
         plan: The reply plan of this turn (``ReplyPlan.model_dump()``).
         reply: The finished reply (``Reply.model_dump()``).
     """
@@ -70,5 +72,6 @@ class State(InputState, total=False):
     memory_changes: list[str]
     applied: list[dict[str, str]]
     focus: list[str]
+    discussed: list[str]
     plan: dict[str, Any]
     reply: dict[str, Any]

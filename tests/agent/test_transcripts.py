@@ -167,3 +167,42 @@ def test_a_rejected_film_is_never_cited_as_a_reason(agent: Agent) -> None:
     later = get_recommendations(agent, "lea", "another comedy please")
     assert all(rejected.title not in r.reason for r in later.recommendations)
     assert rejected.item_id not in {r.item_id for r in later.recommendations}
+
+
+def years_of(reply: Reply) -> list[int]:
+    return [r.year or 0 for r in reply.recommendations]
+
+
+def test_a_critique_that_names_an_era_or_a_genre_replaces_that_part_of_the_search(agent: Agent) -> None:
+    listed = agent.chat("max", "I loved Toy Story, something similar")
+    assert listed.action == "recommend"
+    eighties = agent.chat("max", "actually make it something from the 80s")
+    assert eighties.action == "recommend" and eighties.recommendations
+    assert all(1980 <= y <= 1989 for y in years_of(eighties)), years_of(eighties)
+    comedies = agent.chat("max", "hmm, make it a comedy instead")
+    assert comedies.action == "recommend" and comedies.recommendations
+    assert all(1980 <= y <= 1989 for y in years_of(comedies)) and all("Comedy" in g for g in genres_of(comedies))
+    nineties = agent.chat("max", "what about the 90s?")  # the 90s take the 80s' place; comedy stays
+    assert all(1990 <= y <= 1999 for y in years_of(nineties)) and all("Comedy" in g for g in genres_of(nineties))
+
+
+def test_ruling_something_out_during_a_search_narrows_that_search(agent: Agent) -> None:
+    comedies = get_recommendations(agent, "ned", "recommend me a comedy")
+    assert all("Comedy" in g for g in genres_of(comedies))
+    narrowed = get_recommendations(agent, "ned", "no romance please")
+    assert narrowed.recommendations
+    assert all("Comedy" in g and "Romance" not in g for g in genres_of(narrowed)), genres_of(narrowed)
+
+
+def test_it_means_the_film_just_talked_about_until_a_new_list(agent: Agent) -> None:
+    listed = get_recommendations(agent, "ova", "a sci-fi film from the 90s")
+    second = listed.recommendations[1].item_id
+    about = agent.chat("ova", "tell me more about the second one")
+    assert [i.item_id for i in about.items] == [second]
+    again = agent.chat("ova", "who directed it?")
+    assert again.action == "about" and [i.item_id for i in again.items] == [second]
+    accepted = agent.chat("ova", "ok I'll watch it")
+    assert accepted.intent == "accept" and second in agent.services.tools.history("ova")
+    fresh = get_recommendations(agent, "ova", "now a western please")
+    why = agent.chat("ova", "why did you pick it?")  # a new list: "it" is its first film again
+    assert [i.item_id for i in why.items] == [fresh.recommendations[0].item_id]
