@@ -203,7 +203,12 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     stored = {a.key for r in turn.remember for a in r.atoms}
     added = [a for a in turn.atoms if a.key not in stored]
     asks_nothing = not (
-        added or any(w > 0 for w in turn.genre_weights.values()) or turn.mood_genres or liked or turn.era
+        added
+        or any(w > 0 for w in turn.genre_weights.values())
+        or turn.mood_genres
+        or liked
+        or turn.era
+        or (turn.situation and not turn.remember)  # "something for date night"
     )
     if turn.intent == "instruction" and asks_nothing:
         return {**update, "action": "inform"}
@@ -222,6 +227,10 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
             "pending": scope.question(turn.maybe_remember),
         }
     fresh = new_search(turn, keep_atoms=True)
+    if asks_nothing:
+        # A statement of taste ("I hate musicals") asks for nothing: its words must not steer the
+        # search's text match toward what it rules out.
+        fresh["query"] = ""
     if (state.get("pending") or {}).get("attribute") == scope.SCOPE:
         # An unanswered scope question: the constraint it asked about still holds for this search.
         fresh["search"] = list(state.get("search", [])) + fresh["search"]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from agent.api import Agent
+from agent.limits import conversation_key
 from agent.reply import Reply
 
 
@@ -206,3 +207,20 @@ def test_it_means_the_film_just_talked_about_until_a_new_list(agent: Agent) -> N
     fresh = get_recommendations(agent, "ova", "now a western please")
     why = agent.chat("ova", "why did you pick it?")  # a new list: "it" is its first film again
     assert [i.item_id for i in why.items] == [fresh.recommendations[0].item_id]
+
+
+def search_text(agent: Agent, user: str) -> str:
+    """The text the conversation's search matches items against."""
+    state = agent.graph.get_state({"configurable": {"thread_id": conversation_key(user, None)}})
+    return state.values.get("query", "")
+
+
+def test_a_statement_of_taste_does_not_steer_the_search_toward_what_it_rules_out(agent: Agent) -> None:
+    stated = agent.chat("ivy", "I hate musicals")
+    assert stated.memory_changes
+    # Matching items against "I hate musicals" favoured films about music (Amadeus, The Piano).
+    assert search_text(agent, "ivy") == ""
+    listed = get_recommendations(agent, "ivy", "any")
+    assert all("Musical" not in g for g in genres_of(listed))
+    agent.chat("ivy", "recommend me something for date night")  # a situation alone asks for something new
+    assert search_text(agent, "ivy") == "recommend me something for date night"
