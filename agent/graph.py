@@ -107,7 +107,12 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if turn.intent == "forget":
         return {"action": "inform", **remembering.forget(memory, user, turn, SESSION_RESET)}
     if turn.intent in ("explain", "item_question"):
-        focus = turn.items or state.get("discussed") or shown[:1]
+        focus = turn.items or (state.get("discussed") or shown[:1] if not turn.unknown_titles else [])
+        if not focus and turn.unknown_titles:
+            return {
+                "action": "inform",
+                "facts": [tools.not_in_catalog(turn.unknown_titles, runtime.context.services.domain)],
+            }
         if not focus:
             return {"action": "inform", "facts": ["Which film do you mean? Name it and I'll tell you."]}
         action = "explain" if turn.intent == "explain" else "about"
@@ -192,6 +197,8 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
         turn = turn.model_copy(update={"atoms": request_atoms})
     if turn.ambiguous:
         facts.append(f"I wasn't sure which film you meant by {', '.join(turn.ambiguous)}, so I left it out.")
+    if turn.unknown_titles:
+        facts.append(tools.not_in_catalog(turn.unknown_titles, runtime.context.services.domain))
     update: dict[str, Any] = {
         "facts": facts,
         "memory_changes": changes,

@@ -274,6 +274,13 @@ class Toolbox:
         genre = item.genres[0] if item.genres else "film"
         return f"it is one of the best-loved {genre.lower()} picks here"
 
+    def not_in_catalog(self, names: Sequence[str], domain: str = "films") -> str:
+        """The sentence telling the user that films they named are not in the catalog, and how far it reaches."""
+        said = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else list(names))
+        years = [it.year for it in self.catalog.items if it.year]
+        reach = f" (they go up to {max(years)})" if years else ""
+        return f"I don't have {said} among my {domain}{reach}."
+
     def facts(self, item_id: str) -> list[str]:
         """What the catalog and KG know about an item, as sentences."""
         item = self.catalog.get(item_id)

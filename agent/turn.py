@@ -83,6 +83,7 @@ class Turn(BaseModel):
         items: Catalog item ids the message points at (titles, or ordinals into the last list).
         films: Catalog films named, with the user's opinion of each.
         ambiguous: Mentions left unlinked because they could mean several films.
+        unknown_titles: Titles the message names that are not in the catalog ("Inception"), as written.
         remember: Lasting rules and preferences to store.
         maybe_remember: A constraint said on its own, with nothing asked for, that may be meant for
             every request ("nothing before 1990"): the rule to store if the user says so.
@@ -103,6 +104,7 @@ class Turn(BaseModel):
     items: list[str] = Field(default_factory=list)
     films: list[FilmRef] = Field(default_factory=list)
     ambiguous: list[str] = Field(default_factory=list)
+    unknown_titles: list[str] = Field(default_factory=list)
     remember: list[Remember] = Field(default_factory=list)
     maybe_remember: list[Remember] = Field(default_factory=list)
     situation: str | None = None

@@ -85,7 +85,7 @@ def make_agent(reader: str, config: Config):
 def message_level(agent, examples, catalog, titles) -> dict:
     """Reader figures on labelled measure messages (each read alone, with its context kind)."""
     from agent.understanding.corpus import title_variants
-    from agent.understanding.evaluate import PATTERN_INTENTS, Counts, lasting, stances
+    from agent.understanding.evaluate import PATTERN_INTENTS, Counts, lasting, stances, unknown_title_matches
 
     reader = agent.services.understander
     intents, genre_hits, genre_total, opinion_hits, opinion_total = 0, 0, 0, 0, 0
@@ -96,6 +96,7 @@ def message_level(agent, examples, catalog, titles) -> dict:
         "lower case, no year": Counts(),
         "as written, in conversation": Counts(),
     }
+    unknown = {"as written": Counts(), "no year": Counts()}  # titles outside the catalog, reported as such
     said: dict[str, list[str]] = {}  # per dialogue, the films the reader linked in its earlier messages
     times = []
     for ex in examples:
@@ -132,6 +133,11 @@ def message_level(agent, examples, catalog, titles) -> dict:
             # After a list the reader is given a placeholder list (item "1"); "that one" resolves to it,
             # which is a reference to the list, not a title link, so the placeholder is left out of both.
             links[name].add(pred - set(shown), gold_v - set(shown))
+        every_bare = next((v for v in title_variants(ex, lambda s, _: True) if v.source == "noyear"), ex)
+        for name, v in (("as written", ex), ("no year", every_bare)):
+            turn_v = turn if v is ex else reader.read(v.text, shown)
+            outside = [(s.start, s.end) for s in v.spans if s.kind == "TITLE" and s.item is None]
+            unknown[name].add(*unknown_title_matches(v.text, turn_v.unknown_titles, outside))
         # As the agent reads it: with the films linked earlier in the conversation (the linker's context).
         in_context = reader.read(ex.text, shown, None, said.get(dialog, []))
         gold = {catalog.items[s.item].id for s in ex.spans if s.kind == "TITLE" and s.item is not None}
@@ -150,6 +156,7 @@ def message_level(agent, examples, catalog, titles) -> dict:
         "film_opinion_accuracy": opinion_hits / max(1, opinion_total),
         "film_opinions": opinion_total,
         "title_linking": {k: v.as_dict() for k, v in links.items()},
+        "unknown_titles": {k: v.as_dict() for k, v in unknown.items()},
         "understanding_ms": {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95))},
     }
 
@@ -315,6 +322,15 @@ def report(result: dict, out: Path) -> None:
     for v in ("as written", "no year", "lower case, no year", "as written, in conversation"):
         row(f"title linking precision ({v})", lambda r, v=v: r["messages"]["title_linking"][v]["precision"])
         row(f"title linking recall ({v})", lambda r, v=v: r["messages"]["title_linking"][v]["recall"])
+    for v in ("as written", "no year"):
+        row(
+            f"titles outside the catalog said so, precision ({v})",
+            lambda r, v=v: r["messages"]["unknown_titles"][v]["precision"],
+        )
+        row(
+            f"titles outside the catalog said so, recall ({v})",
+            lambda r, v=v: r["messages"]["unknown_titles"][v]["recall"],
+        )
     row("understanding p50 ms", lambda r: r["messages"]["understanding_ms"]["p50"])
     row("understanding p95 ms", lambda r: r["messages"]["understanding_ms"]["p95"])
     for c in ("@1", "@5", "@10"):

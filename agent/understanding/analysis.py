@@ -52,6 +52,8 @@ class Analysis:
         person_spans: Character spans the tagger reads as people.
         span_opinions: Opinion probabilities of the extra spans asked for (pointers into the last list such
             as "the first one", people and roles named such as "the director of Alien").
+        title_spans: Character spans the tagger reads as titles, linked or not, with the mean title
+            probability of their tokens (``tag_spans``).
     """
 
     intent: dict[str, float]
@@ -63,6 +65,7 @@ class Analysis:
     opinions: list[dict[str, float]]
     person_spans: list[tuple[int, int, dict[str, float]]] = field(default_factory=list)
     span_opinions: list[dict[str, float]] = field(default_factory=list)
+    title_spans: list[tuple[int, int, float]] = field(default_factory=list)
 
     def top(self, head: str) -> str:
         """The most probable value of a head."""
@@ -195,6 +198,7 @@ class MessageAnalyser:
             opinions=opinions[: len(links)],
             person_spans=[(s, e, o) for (s, e), o in zip(persons, opinions[len(links) : len(links) + len(persons)])],
             span_opinions=opinions[len(links) + len(persons) :],
+            title_spans=tag_spans(text, enc.offsets[0], tags, "TITLE"),
         )
 
     def _clause_stances(self, text: str, prev: str, genre: np.ndarray) -> np.ndarray:
@@ -244,29 +248,37 @@ class MessageAnalyser:
     @staticmethod
     def _person_spans(text: str, offsets: list[tuple[int, int]], tags: np.ndarray) -> list[tuple[int, int]]:
         """Character spans the tagger reads as people (B-PERSON then I-PERSON...)."""
-        out: list[tuple[int, int]] = []
-        start = end = None
-        for t, (s, e) in enumerate(offsets):
-            if e <= s:
-                continue
-            tag = TAGS[int(tags[t].argmax())]
-            if tag == "B-PERSON" or (tag == "I-PERSON" and start is None):
-                if start is not None:
-                    out.append((start, end))  # type: ignore[arg-type]
-                start, end = s, e
-            elif tag == "I-PERSON":
-                end = e
-            elif start is not None:
-                out.append((start, end))  # type: ignore[arg-type]
-                start = end = None
-        if start is not None:
-            out.append((start, end))  # type: ignore[arg-type]
-        # Word pieces: widen each span to whole words.
-        widened = []
-        for s, e in out:
-            while s > 0 and text[s - 1].isalnum():
-                s -= 1
-            while e < len(text) and (text[e].isalnum() or text[e] in "'."):
-                e += 1
-            widened.append((s, e))
-        return widened
+        return [(s, e) for s, e, _ in tag_spans(text, offsets, tags, "PERSON")]
+
+
+def tag_spans(text: str, offsets: list[tuple[int, int]], tags: np.ndarray, kind: str) -> list[tuple[int, int, float]]:
+    """Spans the tagger reads as ``kind`` (B- then I- tags), widened to whole words, with the mean
+    probability of the kind over their tokens."""
+    begin, inside = TAGS.index(f"B-{kind}"), TAGS.index(f"I-{kind}")
+    out: list[tuple[int, int, list[float]]] = []
+    current: tuple[int, int, list[float]] | None = None
+    for t, (s, e) in enumerate(offsets):
+        if e <= s:
+            continue
+        tag = int(tags[t].argmax())
+        p = float(tags[t, begin] + tags[t, inside])
+        if tag == begin or (tag == inside and current is None):
+            if current is not None:
+                out.append(current)
+            current = (s, e, [p])
+        elif tag == inside and current is not None:
+            current = (current[0], e, [*current[2], p])
+        elif current is not None:
+            out.append(current)
+            current = None
+    if current is not None:
+        out.append(current)
+    # Word pieces: widen each span to whole words.
+    widened = []
+    for s, e, probs in out:
+        while s > 0 and text[s - 1].isalnum():
+            s -= 1
+        while e < len(text) and (text[e].isalnum() or text[e] in "'."):
+            e += 1
+        widened.append((s, e, float(np.mean(probs))))
+    return widened

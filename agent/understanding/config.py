@@ -124,6 +124,9 @@ class ReaderConfig:
         era_threshold: Minimum probability of an older/newer lean.
         clause_genres: Read each genre in its own clause when several genres are in play across the
             message's clauses ("big on action, not so much on dramas").
+        unknown_title_threshold: A span the tagger reads as a title, with no catalog film linked, is
+            reported as a film the catalog lacks above this mean title probability (chosen on the
+            study part's development messages, EVALUATION §6).
     """
 
     weights: Path = WEIGHTS_DIR
@@ -135,3 +138,4 @@ class ReaderConfig:
     situation_threshold: float = 0.5
     era_threshold: float = 0.5
     clause_genres: bool = True
+    unknown_title_threshold: float = 0.7

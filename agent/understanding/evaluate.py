@@ -38,6 +38,20 @@ def lasting(turn: Turn) -> bool:
     return bool(turn.remember) or turn.intent == "instruction" or turn.standing
 
 
+def unknown_title_matches(
+    text: str, names: Iterable[str], gold: Iterable[tuple[int, int]]
+) -> tuple[set[object], set[object]]:
+    """Predicted and gold keys for ``Counts.add``: a reported name counts as found when, located in the
+    text, it overlaps a gold span of a title outside the catalog; each gold span is found once."""
+    spans = list(gold)
+    predicted: set[object] = set()
+    for name in names:
+        start = text.find(name)
+        hit = next((k for k, (s, e) in enumerate(spans) if start >= 0 and start < e and s < start + len(name)), None)
+        predicted.add(hit if hit is not None else ("false", name))
+    return predicted, set(range(len(spans)))
+
+
 @dataclass
 class Counts:
     """True/false positives and negatives, with precision, recall and F1."""

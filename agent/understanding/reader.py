@@ -33,6 +33,14 @@ from recsys.catalog import Catalog
 from recsys.encoder import TextEncoder
 
 # Intents that win over matching a pending question's options ("why the first one?" is not option 1).
+# A title's year as written after it ("Pitch Black (2000)"), whole or cut by the tagger's span.
+_TRAILING_YEAR = re.compile(r"\s*\(\s*(?:18|19|20)\d\d\s*\)?\s*$")
+_YEAR_NEXT = re.compile(r"^\s*\(\s*(?:18|19|20)\d\d\s*\)")
+_WHOLE_YEAR = re.compile(r"\((?:18|19|20)\d\d\)$")
+# Words that are never a title on their own (the tagger sometimes tags a lone "the").
+_FUNCTION_WORDS = frozenset(
+    {"the", "a", "an", "in", "of", "and", "or", "to", "it", "that", "this", "one", "movie", "movies", "film", "films"}
+)
 _NOT_ANSWERS = frozenset({"explain", "forget", "reset", "show_memory", "instruction", "out_of_domain", "item_question"})
 
 
@@ -171,6 +179,7 @@ class LearnedUnderstander:
             items=items,
             films=films,
             ambiguous=ambiguous,
+            unknown_titles=self._unknown_titles(text, seen),
             remember=remember,
             maybe_remember=maybe_remember,
             situation=situation,
@@ -194,6 +203,32 @@ class LearnedUnderstander:
             best = max(opinion, key=opinion.__getitem__)
             films.append(FilmRef(item_id=self.catalog.items[lk.items[0]].id, surface=surface, opinion=best))  # type: ignore[arg-type]
         return films, ambiguous
+
+    def _unknown_titles(self, text: str, seen: Analysis) -> list[str]:
+        """Titles the tagger reads in the message that name no catalog film ("Inception"), as written."""
+        taken = [(lk.start, lk.end) for lk in seen.links]
+        merged: list[tuple[int, int, float]] = []
+        for s, e, p in seen.title_spans:
+            if merged and s <= merged[-1][1] + 1:  # word pieces of one title read as two spans
+                merged[-1] = (merged[-1][0], e, max(merged[-1][2], p))
+            else:
+                merged.append((s, e, p))
+        out = []
+        for s, e, p in merged:
+            if p < self.config.unknown_title_threshold or any(s < b and a < e for a, b in taken):
+                continue
+            surface = text[s:e] + (year.group(0) if (year := _YEAR_NEXT.match(text[e:])) else "")
+            dated = bool(_TRAILING_YEAR.search(surface))
+            # The year stays when whole: "Jumanji (2017)" is not the catalog's Jumanji (1995).
+            name = (surface if _WHOLE_YEAR.search(surface) else _TRAILING_YEAR.sub("", surface)).strip(" .,;:!?\"'“”")
+            words = re.findall(r"[\w']+", _TRAILING_YEAR.sub("", name))
+            if not words or all(w.casefold() in _FUNCTION_WORDS for w in words):
+                continue
+            # Without a capitalised word or a year, a rare lower-case word is as likely a typo ("speilberg"),
+            # and a lone number or decade ("1990's") is no title.
+            if dated or any(w[:1].isupper() for w in words):
+                out.append(name)
+        return list(dict.fromkeys(out))
 
     def _genres(self, seen: Analysis) -> tuple[dict[str, float], dict[str, float]]:
         t = self.config.genre_threshold

@@ -128,3 +128,21 @@ def test_a_topic_outside_the_catalog_gets_a_short_answer_and_nothing_stored(agen
         assert reply.intent == "out_of_domain" and not reply.recommendations and not reply.memory_changes
     export = agent.memory.export("traveller")
     assert not (export["instructions"] or export["preferences"] or export["interests"] or export["feedback"])
+
+
+def test_films_outside_the_catalog_are_said_to_be_missing(agent: Agent) -> None:
+    reader = agent.services.understander
+    assert reader.read("I loved Inception and Interstellar, anything like those?").unknown_titles == [
+        "Inception",
+        "Interstellar",
+    ]
+    # The year tells it from the catalog's film of that name.
+    assert reader.read("we watched Jumanji (2017) and loved it").unknown_titles == ["Jumanji (2017)"]
+    for message in ("I love Alien, anything like it?", "something with Will Ferrell", "a comedy from the 1990's"):
+        assert reader.read(message).unknown_titles == [], message
+    reply = agent.chat("cal", "I love Pitch Black (2000) and Alien, anything like that?")
+    assert "don't have Pitch Black (2000) among my films (they go up to 1998)" in reply.text
+    stored = [r.text for r in agent.memory.instructions("cal")] + [p.text for p in agent.memory.preferences("cal")]
+    assert not any("Pitch Black" in t for t in stored) and any("Alien" in c for c in reply.memory_changes)
+    asked = agent.chat("cal", "tell me more about Superbad")
+    assert asked.action == "inform" and "don't have Superbad" in asked.text

@@ -12,7 +12,7 @@ from agent.turn import PendingQuestion
 from agent.understanding import exact
 from agent.understanding.analysis import load_weights
 from agent.understanding.config import WEIGHTS_DIR, ReaderConfig
-from agent.understanding.evaluate import Counts, Stored, stances, statement_stored
+from agent.understanding.evaluate import Counts, Stored, stances, statement_stored, unknown_title_matches
 from agent.understanding.linker import FEATURES, LinkerWeights, link
 from agent.understanding.reader import LearnedUnderstander
 from agent.understanding.titles import TitleIndex
@@ -210,3 +210,11 @@ def test_a_genre_reached_by_meaning_keeps_its_own_clause_stance(reader: LearnedU
 def test_a_clause_that_only_lists_genres_keeps_the_sentence_stance(reader: LearnedUnderstander) -> None:
     got = stances(reader.read("no horror, thrillers or war movies"))
     assert got == {"Horror": -1, "Thriller": -1, "War": -1}
+
+
+def test_titles_outside_the_catalog_are_matched_to_labelled_spans_by_overlap() -> None:
+    text = "I loved Inception (2010) and Jack Black in School of Rock"
+    gold = [(8, 24), (43, 57)]  # "Inception (2010)", "School of Rock"
+    counts = Counts()
+    counts.add(*unknown_title_matches(text, ["Inception", "Jack Black"], gold))
+    assert (counts.tp, counts.fp, counts.fn) == (1, 1, 1)
