@@ -107,7 +107,8 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if turn.intent == "forget":
         return {"action": "inform", **remembering.forget(memory, user, turn, SESSION_RESET)}
     if turn.intent in ("explain", "item_question"):
-        focus = turn.items or (state.get("discussed") or shown[:1] if not turn.unknown_titles else [])
+        # A film outside the catalog ("tell me about Superbad") is not one of this list's.
+        focus = turn.items or ([] if turn.unknown_titles else state.get("discussed") or shown[:1])
         if not focus and turn.unknown_titles:
             return {
                 "action": "inform",
@@ -222,9 +223,10 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     if turn.just_recommend or (asks_nothing and state.get("query")):
         # "just recommend something" (or a message that adds nothing to the search) keeps this search.
         return {**update, "pending": None, "no_questions": state.get("no_questions", False) or turn.just_recommend}
-    if state.get("query") and only_narrows(turn, [a for a in added if a.is_hard], bool(liked)):
+    hard = [a for a in added if a.is_hard]
+    if state.get("query") and only_narrows(turn, hard, bool(liked)):
         # "no romance please" during a search rules romance out of it; a new request starts a new one.
-        return {**update, **narrow_search(dict(state), turn, [a for a in added if a.is_hard])}
+        return {**update, **narrow_search(dict(state), turn, hard)}
     if scope.should_ask(turn.maybe_remember, dict(state)):
         # The constraint holds for this search whatever the answer; only "from now on" stores it.
         return {
@@ -234,9 +236,9 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
             "pending": scope.question(turn.maybe_remember),
         }
     fresh = new_search(turn, keep_atoms=True)
-    if asks_nothing:
-        # A statement of taste ("I hate musicals") asks for nothing: its words must not steer the
-        # search's text match toward what it rules out.
+    if asks_nothing and turn.remember:
+        # A statement of taste ("I hate musicals") asks for nothing beyond what memory now holds: its
+        # words must not steer the search's text match toward what it rules out.
         fresh["query"] = ""
     if (state.get("pending") or {}).get("attribute") == scope.SCOPE:
         # An unanswered scope question: the constraint it asked about still holds for this search.

@@ -156,11 +156,11 @@ def critique_update(state: dict[str, Any], turn: Turn, years_of_shown: list[int]
     named = [a for a in turn.atoms if a.is_hard]
     search, replaced = [], []
     for group in state.get("search", []):
-        atoms = [Atom.model_validate(a) for a in group]
-        replaced += [a for a in atoms if any(_replaces(n, a) for n in named)]
-        kept = [a.model_dump(mode="json") for a in atoms if not any(_replaces(n, a) for n in named)]
+        kept = []
+        for atom in map(Atom.model_validate, group):
+            (replaced if any(_replaces(n, atom) for n in named) else kept).append(atom)
         if kept:
-            search.append(kept)
+            search.append([a.model_dump(mode="json") for a in kept])
     if named:
         search.append([a.model_dump(mode="json") for a in named])
     years = sorted(years_of_shown)
