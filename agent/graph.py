@@ -166,11 +166,15 @@ def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         learned = memory.record_feedback(
             user, "critique", shown[0] if shown else None, context=state.get("query", ""), text=turn.text
         )
+        # "More like the second one": the film pointed at is liked, and seeds the next list.
+        liked = [f.item_id for f in turn.films if f.opinion == "liked" and f.item_id in titles]
+        for item_id in liked:
+            memory.record_feedback(user, "like", item_id, context=turn.text)
         years = [y for y in (tools.catalog.get(i).year for i in shown) if y]
         return {
             **critique_update(dict(state), turn, years),
             "facts": ["Got it, let me adjust."],
-            "memory_changes": [f"learned: {p.text}" for p in learned],
+            "memory_changes": [f"liked {titles[i]}" for i in liked] + [f"learned: {p.text}" for p in learned],
         }
     pending = state.get("pending") or {}
     if turn.intent == "answer" and pending.get("attribute") == scope.SCOPE:
@@ -221,8 +225,14 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     if turn.intent == "instruction" and asks_nothing:
         return {**update, "action": "inform"}
     if turn.just_recommend or (asks_nothing and state.get("query")):
-        # "just recommend something" (or a message that adds nothing to the search) keeps this search.
-        return {**update, "pending": None, "no_questions": state.get("no_questions", False) or turn.just_recommend}
+        # "just recommend something" (or a message that adds nothing to the search) keeps this search;
+        # after a list ("show me more", "any others?") it asks for other films than those shown.
+        return {
+            **update,
+            "rejected": update["rejected"] + [i for i in state.get("shown", []) if i not in update["rejected"]],
+            "pending": None,
+            "no_questions": state.get("no_questions", False) or turn.just_recommend,
+        }
     hard = [a for a in added if a.is_hard]
     if state.get("query") and only_narrows(turn, hard, bool(liked)):
         # "no romance please" during a search rules romance out of it; a new request starts a new one.

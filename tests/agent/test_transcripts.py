@@ -224,3 +224,14 @@ def test_a_statement_of_taste_does_not_steer_the_search_toward_what_it_rules_out
     assert all("Musical" not in g for g in genres_of(listed))
     agent.chat("ivy", "recommend me something for date night")  # a situation alone asks for something new
     assert search_text(agent, "ivy") == "recommend me something for date night"
+
+
+def test_more_like_a_listed_film_seeds_the_next_list_and_show_me_more_shows_other_films(agent: Agent) -> None:
+    listed = get_recommendations(agent, "pia", "a funny movie from the 90s")
+    second = listed.recommendations[1]
+    more = agent.chat("pia", "more like the second one")
+    assert more.action == "recommend" and second.item_id in agent.services.tools.history("pia")
+    assert any(second.title in r.reason for r in more.recommendations)
+    again = agent.chat("pia", "show me more")
+    assert again.action == "recommend" and again.recommendations
+    assert not {r.item_id for r in again.recommendations} & {r.item_id for r in more.recommendations}
