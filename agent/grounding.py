@@ -2,8 +2,9 @@
 
 The structured part of a reply (the list, the question's options) is always
 rendered from the plan. An LLM's sentence is kept only when it names no film
-outside the plan, quotes nothing, and states no year the plan does not; otherwise
-the deterministic template sentence is used.
+outside the plan, quotes nothing, states no year the plan does not, and passes
+cheap nonsense checks ("you found 5 films for your movie"); otherwise the
+deterministic template sentence is used.
 """
 
 from __future__ import annotations
@@ -53,10 +54,51 @@ def is_grounded(text: str, plan: ReplyPlan, titles: re.Pattern[str], genres: re.
     return all(y in allowed_years for y in _YEAR.findall(text))
 
 
+_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+_COUNT = re.compile(
+    r"\b(\d+|" + "|".join(_NUMBERS) + r")\s+(?:great\s+|good\s+|new\s+|more\s+)?(?:films?|movies?|picks?|titles?)\b",
+    re.IGNORECASE,
+)
+_USER_FOUND = re.compile(r"\byou(?:'ve| have)? found\b|\byour movie\b", re.IGNORECASE)
+_STUTTER = re.compile(r"\b(\w+)(?:\W+\1\b){2,}", re.IGNORECASE)
+
+
+def nonsense(sentence: str, plan: ReplyPlan) -> bool:
+    """Whether a sentence fails a cheap check: a count of films that is not the plan's ("I found 3
+    films" for 5), the user cast as the finder ("you found 5 films for your movie"), the same word
+    three times in a row, a token over 25 characters, mostly non-letters."""
+    for match in _COUNT.finditer(sentence):
+        n = match.group(1).casefold()
+        if plan.kind == "recommend" and (int(n) if n.isdigit() else _NUMBERS[n]) != len(plan.items):
+            return True
+    if _USER_FOUND.search(sentence) or _STUTTER.search(sentence):
+        return True
+    if any(len(token) > 25 for token in sentence.split()):
+        return True
+    letters = sum(ch.isalpha() for ch in sentence)
+    return letters < 0.6 * len(sentence.replace(" ", ""))
+
+
 def genre_pattern(genres: list[str]) -> re.Pattern[str]:
     """A regex matching genre names (and their plurals) in prose."""
     words = sorted({g.casefold().rstrip("s") for g in genres}, key=len, reverse=True)
     return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")s?\b", re.IGNORECASE)
+
+
+def keeps(sentence: str, plan: ReplyPlan, titles: re.Pattern[str], genres: re.Pattern[str] | None = None) -> bool:
+    """Whether a model's sentence stays in the reply: grounded, and no cheap check shows it is nonsense."""
+    return is_grounded(sentence, plan, titles, genres) and not nonsense(sentence, plan)
 
 
 def structured_part(plan: ReplyPlan) -> str:
@@ -109,7 +151,7 @@ def grounded_text(
         buffer += chunk
         while ok and (end := _SENTENCE_END.search(buffer)):
             sentence, buffer = buffer[: end.end()], buffer[end.end() :]
-            if sentence.strip() and is_grounded(sentence, plan, titles, genres):
+            if sentence.strip() and keeps(sentence, plan, titles, genres):
                 say(sentence if spoken else sentence.strip())
                 spoken = True
             elif sentence.strip():

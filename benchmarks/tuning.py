@@ -218,7 +218,7 @@ def run_arm(
     config: TuningBenchConfig, seed: int, prefs: bool, backend: Any, exclude: frozenset[str], folder: Path
 ) -> list[ReplyStats]:
     """One arm on one seed's evaluation users; one ``ReplyStats`` per reply they saw."""
-    from agent.grounding import genre_pattern, is_grounded, title_pattern
+    from agent.grounding import genre_pattern, keeps, title_pattern
     from agent.tuning.reply import writes_prose
     from agent.tuning.reward import coverage, sentences
     from agent.tuning.simulate import SimulatedUsersConfig, run_users
@@ -248,7 +248,7 @@ def run_arm(
             # As grounded_text: complete sentences in order, the first ungrounded one ends the model's part.
             said = sentences(call.text)
             row.sentences += len(said)
-            kept = next((n for n, x in enumerate(said) if not is_grounded(x, plan, titles, genres)), len(said))
+            kept = next((n for n, x in enumerate(said) if not keeps(x, plan, titles, genres)), len(said))
             row.kept += kept
             row.ungrounded |= kept < len(said)
             row.tokens += call.tokens

@@ -18,9 +18,10 @@ What it catches:
   It knows only what memory inferred, never a simulated user's latent styles.
 - **refusal**: the sentences refuse, apologise, or talk about being an AI.
 - **repetition**: share of repeated word 3-grams, or a sentence said twice.
-- **nonsense** (cheap checks, share of sentences failing one): a count of films that is not the
-  plan's ("I found 3 films" for 5), the user cast as the finder ("you found 5 films for your
-  movie"), the same word three times in a row, a token over 25 characters, mostly non-letters.
+- **nonsense** (``agent.grounding.nonsense``, whose sentences the agent drops too; share of
+  sentences failing one): a count of films that is not the plan's ("I found 3 films" for 5), the
+  user cast as the finder ("you found 5 films for your movie"), the same word three times in a
+  row, a token over 25 characters, mostly non-letters.
 
 What it cannot catch: a false statement about a planned film (a wrong plot or cast), whether a
 sentence is helpful, tone beyond the five styles, sarcasm or subtle nonsense, and preferences
@@ -33,7 +34,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.grounding import is_grounded
+from agent.grounding import is_grounded, nonsense
 from agent.llm.plan import ReplyPlan
 from agent.tuning.reply import assemble
 from agent.tuning.styles import STYLES, Years, edit_cost
@@ -45,24 +46,6 @@ _REFUSAL = re.compile(
     r"|i am not able|i don'?t have (?:access|the ability))\b",
     re.IGNORECASE,
 )
-_NUMBERS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-}
-_COUNT = re.compile(
-    r"\b(\d+|" + "|".join(_NUMBERS) + r")\s+(?:great\s+|good\s+|new\s+|more\s+)?(?:films?|movies?|picks?|titles?)\b",
-    re.IGNORECASE,
-)
-_USER_FOUND = re.compile(r"\byou(?:'ve| have)? found\b|\byour movie\b", re.IGNORECASE)
-_STUTTER = re.compile(r"\b(\w+)(?:\W+\1\b){2,}", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,20 +130,6 @@ def repetition(said: Sequence[str]) -> float:
     words = " ".join(said).casefold().split()
     grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
-
-
-def nonsense(sentence: str, plan: ReplyPlan) -> bool:
-    """Whether a sentence fails a cheap check (see the module docstring)."""
-    for match in _COUNT.finditer(sentence):
-        n = match.group(1).casefold()
-        if plan.kind == "recommend" and (int(n) if n.isdigit() else _NUMBERS[n]) != len(plan.items):
-            return True
-    if _USER_FOUND.search(sentence) or _STUTTER.search(sentence):
-        return True
-    if any(len(token) > 25 for token in sentence.split()):
-        return True
-    letters = sum(ch.isalpha() for ch in sentence)
-    return letters < 0.6 * len(sentence.replace(" ", ""))
 
 
 class Reward:

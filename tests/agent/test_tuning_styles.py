@@ -57,7 +57,8 @@ def test_the_model_part_is_what_the_model_wrote() -> None:
 
 
 def test_each_style_edits_toward_itself_and_only_when_needed() -> None:
-    text = _reply(SILLY)
+    assert "you found" not in _reply(SILLY)  # the user cast as the finder: a cheap check drops it
+    text = _reply("I found 2 films for you! Alien is about a crew that dies one by one.")
     assert "found 2 films" in text and "dies one by one" in text  # a plot of a planned film passes grounding
     text = "I'm so glad! Alien is about a whole crew that slowly dies one by one.\n1. Toy Story (1995) - a comedy\n2. Alien - scary"
     cases = {
