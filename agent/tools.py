@@ -277,9 +277,13 @@ class Toolbox:
     def not_in_catalog(self, names: Sequence[str], domain: str = "films") -> str:
         """The sentence telling the user that films they named are not in the catalog, and how far it reaches."""
         said = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else list(names))
-        years = [it.year for it in self.catalog.items if it.year]
-        reach = f" (they go up to {max(years)})" if years else ""
+        reach = f" (they go up to {self.newest_year})" if self.newest_year else ""
         return f"I don't have {said} among my {domain}{reach}."
+
+    @cached_property
+    def newest_year(self) -> int | None:
+        """The latest release year in the catalog (None when no item has one)."""
+        return max((it.year for it in self.catalog.items if it.year), default=None)
 
     def facts(self, item_id: str) -> list[str]:
         """What the catalog and KG know about an item, as sentences."""

@@ -32,7 +32,6 @@ from memory.schema import Atom, Scope
 from recsys.catalog import Catalog
 from recsys.encoder import TextEncoder
 
-# Intents that win over matching a pending question's options ("why the first one?" is not option 1).
 # A title's year as written after it ("Pitch Black (2000)"), whole or cut by the tagger's span.
 _TRAILING_YEAR = re.compile(r"\s*\(\s*(?:18|19|20)\d\d\s*\)?\s*$")
 _YEAR_NEXT = re.compile(r"^\s*\(\s*(?:18|19|20)\d\d\s*\)")
@@ -41,6 +40,7 @@ _WHOLE_YEAR = re.compile(r"\((?:18|19|20)\d\d\)$")
 _FUNCTION_WORDS = frozenset(
     {"the", "a", "an", "in", "of", "and", "or", "to", "it", "that", "this", "one", "movie", "movies", "film", "films"}
 )
+# Intents that win over matching a pending question's options ("why the first one?" is not option 1).
 _NOT_ANSWERS = frozenset({"explain", "forget", "reset", "show_memory", "instruction", "out_of_domain", "item_question"})
 
 
