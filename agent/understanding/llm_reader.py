@@ -175,6 +175,7 @@ class LLMUnderstander(LearnedUnderstander):
         links: list[Link] = []
         opinions: list[dict[str, float]] = []
         taken: list[tuple[int, int]] = []
+        outside: list[tuple[int, int, float]] = []  # films the catalog does not hold (``Turn.unknown_titles``)
         for film in reading.films:
             start = text.find(film.surface) if film.surface else -1
             if start < 0:
@@ -183,6 +184,8 @@ class LLMUnderstander(LearnedUnderstander):
                 continue
             end = start + len(film.surface if text.find(film.surface) >= 0 else film.title)
             item = self.titles.match(film.title, film.year)
+            if item is None:
+                outside.append((start, end, 1.0))
             if item is None or any(start < e and s < end for s, e in taken):
                 continue
             taken.append((start, end))
@@ -205,4 +208,5 @@ class LLMUnderstander(LearnedUnderstander):
             opinions=opinions,
             person_spans=persons,
             span_opinions=[self._span_opinion(s, e, persons, reading) for s, e in extra],
+            title_spans=outside,
         )

@@ -90,3 +90,14 @@ def test_an_unreachable_server_falls_back_too(catalog, encoder) -> None:
     backend = OpenAICompatibleBackend("http://127.0.0.1:9/v1", "x", timeout=2)
     reader = LLMUnderstander(backend, catalog, resolver, PatternExtractor(resolver), encoder)
     assert reader.read("any good comedies?").intent == "request" and reader.fallbacks == 1
+
+
+def test_a_film_the_llm_finds_outside_the_catalog_is_said_to_be_missing(server: str, catalog, encoder) -> None:
+    films = [
+        {"surface": "Inception", "title": "Inception", "year": 2010, "opinion": "liked"},
+        {"surface": "Alien", "title": "Alien", "year": None, "opinion": "liked"},
+    ]
+    _Server.reply = json.dumps({**READING, "intent": "request", "lasting": "none", "films": films})
+    turn = _reader(server, catalog, encoder).read("I loved Inception and Alien, anything like those?")
+    assert turn.unknown_titles == ["Inception"]
+    assert [catalog.titles[f.item_id] for f in turn.films] == ["Alien"]
