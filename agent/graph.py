@@ -227,9 +227,13 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     if turn.just_recommend or (asks_nothing and state.get("query")):
         # "just recommend something" (or a message that adds nothing to the search) keeps this search;
         # after a list ("show me more", "any others?") it asks for other films than those shown.
+        pending = state.get("pending") or {}
+        # A question left unanswered was not turned down: its values may be offered again.
+        unanswered = {f"{pending.get('attribute')}={value}" for value, _ in pending.get("options", [])}
         return {
             **update,
             "rejected": update["rejected"] + [i for i in state.get("shown", []) if i not in update["rejected"]],
+            "asked": [k for k in state.get("asked", []) if k not in unanswered],
             "pending": None,
             "no_questions": state.get("no_questions", False) or turn.just_recommend,
         }

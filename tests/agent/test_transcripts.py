@@ -235,3 +235,13 @@ def test_more_like_a_listed_film_seeds_the_next_list_and_show_me_more_shows_othe
     again = agent.chat("pia", "show me more")
     assert again.action == "recommend" and again.recommendations
     assert not {r.item_id for r in again.recommendations} & {r.item_id for r in more.recommendations}
+
+
+def test_a_question_left_unanswered_is_not_taken_as_turned_down(agent: Agent) -> None:
+    first = agent.chat("rex", "I'm in the mood for a good heist movie")
+    assert first.action == "ask" and first.question is not None
+    again = agent.chat("rex", "something less violent")  # says nothing the search can use
+    assert again.action == "ask" and again.question is not None
+    # Before, the values offered first counted as turned down: "Another era, then" with the 1920s-1940s.
+    assert again.question.attribute == first.question.attribute and not again.text.startswith("Another")
+    assert [o.value for o in again.question.options] == [o.value for o in first.question.options]
