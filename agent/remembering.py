@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.turn import Remember, Turn
 from memory.instructions import Proposal
+from memory.preferences import contradicts
 from memory.schema import describe_atoms
 from memory.service import Memory
 from recsys.catalog import Catalog
@@ -120,8 +121,20 @@ def forget(memory: Memory, user: str, turn: Turn, reset: dict[str, Any]) -> dict
 def summary(memory: Memory, user: str) -> list[str]:
     """What memory holds about the user, in a few sentences."""
     rules = [si.text for si in memory.instructions(user)]
-    interests = [i.name or i.entity for i in memory.top_interests(user, k=5)]
-    prefs = [p.text for p in memory.preferences(user)[:5]]
+    # Unnamed KG entities read alike ("the writer of Heat" for each of its writers): each said once.
+    interests = list(dict.fromkeys(i.name or i.entity for i in memory.top_interests(user, k=5)))
+    # Of two contradicting preferences ("enjoys Thriller films", "is not keen on Thriller films") the
+    # stronger is what memory acts on (``memory.preferences.aggregate``), so only it is said.
+    held = memory.preferences(user)
+    prefs = list(
+        dict.fromkeys(
+            p.text
+            for p in held
+            if not any(
+                contradicts(p.key, q.key) and (q.confidence, q.evidence) > (p.confidence, p.evidence) for q in held
+            )
+        )
+    )[:5]
     facts = [f"Your rules: {'; '.join(rules)}." if rules else "You have no standing rules."]
     if interests:
         facts.append(f"You seem to like: {', '.join(interests)}.")

@@ -158,9 +158,14 @@ def axis(key: str) -> str:
     return key.rsplit(":", 1)[0]
 
 
+# Axes whose keys are separate wishes, not directions: "mention each film's year" and "never reveal
+# the plot" (``content:year``, ``content:no-plot``) hold together.
+_SEPARATE_WISHES = frozenset({"content"})
+
+
 def contradicts(a: str, b: str) -> bool:
-    """Two keys on the same axis with different directions."""
-    return a != b and axis(a) == axis(b) and ":" in a and ":" in b
+    """Two keys on the same axis with different directions (``year:newer`` and ``year:older``)."""
+    return a != b and axis(a) == axis(b) and ":" in a and ":" in b and axis(a) not in _SEPARATE_WISHES
 
 
 def infer_from_critique(text: str, resolver: Resolver) -> list[Inference]:

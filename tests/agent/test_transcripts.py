@@ -245,3 +245,14 @@ def test_a_question_left_unanswered_is_not_taken_as_turned_down(agent: Agent) ->
     # Before, the values offered first counted as turned down: "Another era, then" with the 1920s-1940s.
     assert again.question.attribute == first.question.attribute and not again.text.startswith("Another")
     assert [o.value for o in again.question.options] == [o.value for o in first.question.options]
+
+
+def test_what_memory_holds_is_said_once_and_never_both_sides(agent: Agent) -> None:
+    from memory.schema import Atom
+
+    memory = agent.memory
+    memory.remember_stated("una", [Atom(op="prefer", field="genre", value="Thriller")], "I love thrillers")
+    memory.remember_stated("una", [Atom(op="avoid", field="genre", value="Thriller")], "thrillers bore me now")
+    assert len([p for p in memory.preferences("una") if "Thriller" in p.text]) == 2  # both held, one weakened
+    said = agent.chat("una", "what do you know about me?").text
+    assert "avoid Thriller" in said and "likes Thriller" not in said, said

@@ -120,3 +120,16 @@ def test_bad_feedback_is_a_clear_error(memory: Memory) -> None:
     with pytest.raises(ValueError, match="needs a catalog item id"):
         memory.record_feedback("u", "like", "no-such-item")
     assert memory.record_feedback("u", "critique", text="\x00\x01" * 100) == []
+
+
+def test_separate_content_wishes_do_not_weaken_each_other(memory: Memory) -> None:
+    from memory.preferences import contradicts
+
+    assert contradicts("genre:Comedy:+", "genre:Comedy:-") and contradicts("year:newer", "year:older")
+    assert not contradicts("content:year", "content:no-plot")  # "mention the year" and "no plot" hold together
+    learned = memory.record_feedback("u", "edit", text="Alien (1979) is great.", original="Alien is great.")
+    year = next(p for p in learned if p.key == "content:year")
+    plot = memory.record_feedback("u", "edit", text="Here it is.", original="Here it is. The crew dies one by one.")
+    assert "content:no-plot" in {p.key for p in plot}
+    kept = next(p for p in memory.preferences("u") if p.id == year.id)
+    assert kept.confidence == year.confidence  # the no-plot wish left the year wish as it was
