@@ -226,6 +226,9 @@ class LearnedUnderstander:
                 continue
             # Without a capitalised word or a year, a rare lower-case word is as likely a typo ("speilberg"),
             # and a lone number or decade ("1990's") is no title.
+            written = _WHOLE_YEAR.search(name)
+            if self.titles.holds(_TRAILING_YEAR.sub("", name), int(written.group(0)[1:5]) if written else None):
+                continue  # the linker passed it over, but the catalog has it, or a series of that name
             if dated or any(w[:1].isupper() for w in words):
                 out.append(name)
         return list(dict.fromkeys(out))

@@ -72,6 +72,20 @@ class TitleIndex:
         return {k: tuple(sorted(v, key=order)) for k, v in out.items()}
 
     @cached_property
+    def openings(self) -> frozenset[str]:
+        """Normalised first words of longer titles ("star trek" of *Star Trek: First Contact*)."""
+        return frozenset(" ".join(k.split()[:n]) for k in self.keys for n in range(1, len(k.split())))
+
+    def holds(self, title: str, year: int | None = None) -> bool:
+        """Whether the catalog has a film of this title, of about this year when one is given; without
+        a year, films whose titles begin with it count too (a series: "Star Trek")."""
+        key = normalize_title(title)
+        years = [self.catalog.items[i].year for i in self.keys.get(key, ())]
+        if year is not None:
+            return any(y and abs(y - year) <= 1 for y in years)
+        return bool(years) or key in self.openings
+
+    @cached_property
     def max_words(self) -> int:
         """Words of the longest key."""
         return max((len(k.split()) for k in self.keys), default=1)

@@ -138,7 +138,12 @@ def test_films_outside_the_catalog_are_said_to_be_missing(agent: Agent) -> None:
     ]
     # The year tells it from the catalog's film of that name.
     assert reader.read("we watched Jumanji (2017) and loved it").unknown_titles == ["Jumanji (2017)"]
-    for message in ("I love Alien, anything like it?", "something with Will Ferrell", "a comedy from the 1990's"):
+    for message in (
+        "I love Alien, anything like it?",
+        "something with Will Ferrell",
+        "a comedy from the 1990's",
+        "like Star Wars but not Star Trek",  # the catalog has Star Trek films, none titled just that
+    ):
         assert reader.read(message).unknown_titles == [], message
     reply = agent.chat("cal", "I love Pitch Black (2000) and Alien, anything like that?")
     assert "don't have Pitch Black (2000) among my films (they go up to 1998)" in reply.text

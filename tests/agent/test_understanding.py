@@ -218,3 +218,12 @@ def test_titles_outside_the_catalog_are_matched_to_labelled_spans_by_overlap() -
     counts = Counts()
     counts.add(*unknown_title_matches(text, ["Inception", "Jack Black"], gold))
     assert (counts.tp, counts.fp, counts.fn) == (1, 1, 1)
+
+
+def test_the_catalog_holds_a_title_of_about_that_year_or_a_series_of_that_name(catalog) -> None:
+    from agent.understanding.titles import TitleIndex
+
+    titles = TitleIndex(catalog)
+    assert titles.holds("Jumanji") and titles.holds("Jumanji", 1995) and not titles.holds("Jumanji", 2017)
+    assert titles.holds("Star Trek") and not titles.holds("Star Trek", 2009)  # a series: its films' titles go on
+    assert not titles.holds("Inception")
