@@ -226,13 +226,14 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
         return {**update, "action": "inform"}
     if turn.just_recommend or (asks_nothing and state.get("query")):
         # "just recommend something" (or a message that adds nothing to the search) keeps this search;
-        # after a list ("show me more", "any others?") it asks for other films than those shown.
+        # "show me more" or "any others?" after a list asks for other films than those shown.
         pending = state.get("pending") or {}
         # A question left unanswered was not turned down: its values may be offered again.
         unanswered = {f"{pending.get('attribute')}={value}" for value, _ in pending.get("options", [])}
+        seen = [i for i in state.get("shown", []) if i not in update["rejected"]] if turn.wants_others else []
         return {
             **update,
-            "rejected": update["rejected"] + [i for i in state.get("shown", []) if i not in update["rejected"]],
+            "rejected": update["rejected"] + seen,
             "asked": [k for k in state.get("asked", []) if k not in unanswered],
             "pending": None,
             "no_questions": state.get("no_questions", False) or turn.just_recommend,

@@ -94,6 +94,7 @@ class Turn(BaseModel):
         mood_genres: Genres to favour softly.
         genre_weights: Soft genre adjustments, positive or negative (e.g. "nothing scary" lowers Thriller).
         just_recommend: The user asked to stop asking and see picks.
+        wants_others: The message asks for other films than those shown ("show me more", "anything else?").
         problem: Why the message could not be used (empty, junk, too long).
     """
 
@@ -114,6 +115,7 @@ class Turn(BaseModel):
     mood_genres: list[str] = Field(default_factory=list)
     genre_weights: dict[str, float] = Field(default_factory=dict)
     just_recommend: bool = False
+    wants_others: bool = False
     problem: str | None = None
 
 

@@ -266,6 +266,7 @@ class PatternUnderstander:
             mood=mood,
             mood_genres=list(dict.fromkeys(g for m in mood for g in MOODS[m][1])),
             just_recommend=bool(exact.JUST_RECOMMEND.search(folded)),
+            wants_others=bool(exact.OTHERS.search(folded)),
         )
         if exact.OTHER_USER.search(folded):
             return Turn(intent="other_user", **turn)

@@ -39,6 +39,8 @@ OTHER_USER = re.compile(
 _YES = re.compile(r"^(?:yes|yeah|yep|sure|definitely|absolutely|of course|ok|okay|y)\b")
 _NO = re.compile(r"^(?:no|nope|nah|not really|n)\b")
 _ANY = re.compile(r"\b(?:any|anything|don'?t care|doesn'?t matter|no preference|whatever|surprise me|either)\b")
+# A message that adds nothing to the search but asks for other films than those shown.
+OTHERS = re.compile(r"\b(?:more|else|others?|another|different)\b")
 JUST_RECOMMEND = re.compile(
     r"\b(?:just (?:recommend|suggest|show|pick|give)|surprise me|stop asking|no more questions|"
     r"(?:recommend|suggest|show me|give me|pick) (?:me )?(?:something|anything|a (?:movie|film)) (?:already|now)|"

@@ -188,6 +188,7 @@ class LearnedUnderstander:
             mood_genres=[g for g, w in weights.items() if w >= 0.5 * self.config.soft_weight],
             genre_weights=weights,
             just_recommend=just,
+            wants_others=bool(exact.OTHERS.search(folded)),
         )
 
     def _films(self, text: str, seen: Analysis, mentions: Sequence[Mention] = ()) -> tuple[list[FilmRef], list[str]]:
