@@ -161,7 +161,7 @@ class Recorder(ChatBackend):
 
     def stream(self, messages, config=None):  # type: ignore[no-untyped-def]
         self.prompts.append(list(messages))
-        yield "Two films for you tonight!"
+        yield "Some films for you tonight!"
 
 
 @pytest.mark.parametrize("style_prompt", [True, False])
@@ -171,7 +171,7 @@ def test_inferred_styles_reach_the_prompt_cipher_style(tmp_path: Path, settings:
     agent = Agent.from_config(config, settings, data_dir=tmp_path, backend=backend)
     try:
         reply = _until_list(agent, "rita")
-        assert "Two films for you tonight!" in reply.text
+        assert "Some films for you tonight!" in reply.text
         assert all(m.role == "user" for p in backend.prompts for m in p)  # nothing inferred yet
         result = agent.feedback("rita", "sofa", "edit", text=reply.text.replace("!", "."))
         assert "prefers a calm tone without emoji or exclamation marks" in result.learned
