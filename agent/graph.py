@@ -28,6 +28,7 @@ from agent.search import (
     answer_update,
     critique_update,
     honour_rules,
+    keep_search,
     narrow_search,
     new_search,
     only_narrows,
@@ -225,19 +226,8 @@ def _statement(runtime: Runtime[Context], state: State, turn: Turn) -> dict[str,
     if turn.intent == "instruction" and asks_nothing:
         return {**update, "action": "inform"}
     if turn.just_recommend or (asks_nothing and state.get("query")):
-        # "just recommend something" (or a message that adds nothing to the search) keeps this search;
-        # "show me more" or "any others?" after a list asks for other films than those shown.
-        pending = state.get("pending") or {}
-        # A question left unanswered was not turned down: its values may be offered again.
-        unanswered = {f"{pending.get('attribute')}={value}" for value, _ in pending.get("options", [])}
-        seen = [i for i in state.get("shown", []) if i not in update["rejected"]] if turn.wants_others else []
-        return {
-            **update,
-            "rejected": update["rejected"] + seen,
-            "asked": [k for k in state.get("asked", []) if k not in unanswered],
-            "pending": None,
-            "no_questions": state.get("no_questions", False) or turn.just_recommend,
-        }
+        # "just recommend something" (or a message that adds nothing to the search) keeps this search.
+        return {**update, **keep_search(dict(state), turn, update["rejected"])}
     hard = [a for a in added if a.is_hard]
     if state.get("query") and only_narrows(turn, hard, bool(liked)):
         # "no romance please" during a search rules romance out of it; a new request starts a new one.

@@ -77,6 +77,24 @@ def new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
     }
 
 
+def keep_search(state: dict[str, Any], turn: Turn, rejected: list[str]) -> dict[str, Any]:
+    """Go on with the search at hand after a message that adds nothing to it.
+
+    "show me more" or "any others?" after a list asks for other films than those shown
+    (``rejected`` is this turn's list of films left out). A question left unanswered was not
+    turned down: its values may be offered again.
+    """
+    pending = state.get("pending") or {}
+    unanswered = {f"{pending.get('attribute')}={value}" for value, _ in pending.get("options", [])}
+    seen = [i for i in state.get("shown", []) if i not in rejected] if turn.wants_others else []
+    return {
+        "rejected": rejected + seen,
+        "asked": [k for k in state.get("asked", []) if k not in unanswered],
+        "pending": None,
+        "no_questions": state.get("no_questions", False) or turn.just_recommend,
+    }
+
+
 def narrow_search(state: dict[str, Any], turn: Turn, atoms: list[Atom]) -> dict[str, Any]:
     """Rule something out of the search at hand ("no romance please" after a list) instead of starting anew."""
     weights = dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
