@@ -32,6 +32,7 @@ from agent.search import (
     narrow_search,
     new_search,
     only_narrows,
+    search_weights,
 )
 from agent.state import InputState, State
 from agent.turn import PendingQuestion, Turn
@@ -264,7 +265,7 @@ def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     applied = tools.memory.applicable(user, request)
     filters = tools.memory.constraints(user, request)
     groups = [[Atom.model_validate(a) for a in group] for group in state.get("search", [])]
-    weights = dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
+    weights = search_weights(state)
     groups, notes = honour_rules(groups, [a.instruction for a in applied], weights)
     boosts = tools.memory.boosts(user, request)
     for genre, w in weights.items():

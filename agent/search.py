@@ -8,6 +8,7 @@ always win: a search that asks for what a rule forbids loses that part, and the 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from agent.turn import Turn
@@ -77,6 +78,11 @@ def new_search(turn: Turn, keep_atoms: bool) -> dict[str, Any]:
     }
 
 
+def search_weights(state: Mapping[str, Any]) -> dict[str, float]:
+    """The search's soft genre weights (a copy; moods of an older state count 1 each)."""
+    return dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
+
+
 def keep_search(state: dict[str, Any], turn: Turn, rejected: list[str]) -> dict[str, Any]:
     """Go on with the search at hand after a message that adds nothing to it.
 
@@ -97,7 +103,7 @@ def keep_search(state: dict[str, Any], turn: Turn, rejected: list[str]) -> dict[
 
 def narrow_search(state: dict[str, Any], turn: Turn, atoms: list[Atom]) -> dict[str, Any]:
     """Rule something out of the search at hand ("no romance please" after a list) instead of starting anew."""
-    weights = dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
+    weights = search_weights(state)
     for g, w in turn.genre_weights.items():
         weights[g] = weights.get(g, 0.0) + w
     return {
@@ -191,7 +197,7 @@ def critique_update(state: dict[str, Any], turn: Turn, years_of_shown: list[int]
         search.append(
             [Atom(op="year_max", field="year", value=str(years[len(years) // 2] - 1)).model_dump(mode="json")]
         )
-    weights = dict(state.get("genre_weights") or {g: 1.0 for g in state.get("mood_genres", [])})
+    weights = search_weights(state)
     if _LIGHTER.search(folded):
         for g in _HEAVY_GENRES:
             weights[g] = min(weights.get(g, 0.0), 0.0) - 1.0

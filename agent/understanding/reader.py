@@ -219,19 +219,19 @@ class LearnedUnderstander:
             if p < self.config.unknown_title_threshold or any(s < b and a < e for a, b in taken):
                 continue
             surface = text[s:e] + (year.group(0) if (year := _YEAR_NEXT.match(text[e:])) else "")
-            dated = bool(_TRAILING_YEAR.search(surface))
-            # The year stays when whole: "Jumanji (2017)" is not the catalog's Jumanji (1995).
-            name = (surface if _WHOLE_YEAR.search(surface) else _TRAILING_YEAR.sub("", surface)).strip(" .,;:!?\"'“”")
-            words = re.findall(r"[\w']+", _TRAILING_YEAR.sub("", name))
+            bare = _TRAILING_YEAR.sub("", surface).strip(" .,;:!?\"'“”")
+            words = re.findall(r"[\w']+", bare)
             if not words or all(w.casefold() in _FUNCTION_WORDS for w in words):
                 continue
+            written = _WHOLE_YEAR.search(surface)
             # Without a capitalised word or a year, a rare lower-case word is as likely a typo ("speilberg"),
             # and a lone number or decade ("1990's") is no title.
-            written = _WHOLE_YEAR.search(name)
-            if self.titles.holds(_TRAILING_YEAR.sub("", name), int(written.group(0)[1:5]) if written else None):
+            if not (written or _TRAILING_YEAR.search(surface) or any(w[:1].isupper() for w in words)):
+                continue
+            if self.titles.holds(bare, int(written.group(0)[1:5]) if written else None):
                 continue  # the linker passed it over, but the catalog has it, or a series of that name
-            if dated or any(w[:1].isupper() for w in words):
-                out.append(name)
+            # The year stays when whole: "Jumanji (2017)" is not the catalog's Jumanji (1995).
+            out.append(f"{bare} {written.group(0)}" if written else bare)
         return list(dict.fromkeys(out))
 
     def _genres(self, seen: Analysis) -> tuple[dict[str, float], dict[str, float]]:
